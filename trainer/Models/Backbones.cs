@@ -12,6 +12,12 @@ public static class Backbones
 
     public static string ResNet18PreprocessOnnxPath => Path.Combine(ModelsDirectory, "ResNetPreprocess.onnx");
 
+    public static BackboneInfo Describe(string name) => name switch
+    {
+        CntkResNet18.BackboneName => CntkResNet18.Description,
+        _ => throw new ArgumentException($"Unknown backbone '{name}'. Choose one of: {string.Join(", ", Names)}.", nameof(name)),
+    };
+
     public static Backbone Create(string name)
     {
         switch (name)

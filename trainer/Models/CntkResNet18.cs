@@ -45,10 +45,12 @@ public sealed class CntkResNet18 : Backbone
         RegisterComponents();
     }
 
-    public override BackboneInfo Info { get; } = new(
+    public static BackboneInfo Description { get; } = new(
         BackboneName, Size, Size, 512,
         "BGR 0..255 minus the package's 224x224 BGR mean image (Caffe style, no scaling)",
         "layer4");
+
+    public override BackboneInfo Info => Description;
 
     public override nn.Module LastStage => layer4;
 

@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DogsVsCats.Vision.Trainer.Training;
+
+public static class DeviceSelection
+{
+    /// <summary>auto: CUDA when TorchSharp sees it, else CPU (says so once); cuda: CUDA or a clear error; cpu: CPU.</summary>
+    public static Device Select(string requested, Action<string> log)
+    {
+        switch (requested.ToLowerInvariant())
+        {
+            case "cpu":
+                return CPU;
+            case "cuda":
+                if (!cuda.is_available())
+                {
+                    throw new InvalidOperationException(
+                        "--device cuda was asked for, but TorchSharp sees no CUDA device. Build with -p:TorchBackend=cuda on a machine with an NVIDIA driver (see README), or use --device auto.");
+                }
+
+                return CUDA;
+            case "auto":
+                if (cuda.is_available())
+                {
+                    log($"Device: CUDA ({cuda.device_count()} GPU(s)).");
+                    return CUDA;
+                }
+
+                log("Device: CPU (TorchSharp sees no CUDA device; build with -p:TorchBackend=cuda to train on an NVIDIA GPU).");
+                return CPU;
+            default:
+                throw new ArgumentException($"Unknown device '{requested}'. Use auto, cpu or cuda.");
+        }
+    }
+}

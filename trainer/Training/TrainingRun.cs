@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Strategies;
+
+namespace DogsVsCats.Vision.Trainer.Training;
+
+/// <summary>What <c>trainer train</c> was asked to do.</summary>
+public sealed record RunRequest
+{
+    public required string DataRoot { get; init; }
+
+    public string Strategy { get; init; } = StrategyNames.All;
+
+    public string Backbone { get; init; } = CntkResNet18.BackboneName;
+
+    public double ValidationFraction { get; init; } = 0.2;
+
+    /// <summary>At most this many images per class in each split (0 = all): quick trials on a big folder.</summary>
+    public int LimitPerClass { get; init; }
+
+    public string OutputRoot { get; init; } = "runs";
+
+    public int DecodeThreads { get; init; } = -1;
+}
+
+/// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
+public static class TrainingRun
+{
+    public static (RunReport Report, string Directory) Execute(RunRequest request, TrainingSettings settings, IProgressReporter progress)
+    {
+        var started = DateTimeOffset.Now;
+        var clock = Stopwatch.StartNew();
+        var plan = StrategyNames.Plan(request.Strategy);
+        var data = Load(request, progress);
+        var runDirectory = NewRunDirectory(request.OutputRoot, started);
+        progress.Log($"Run folder: {runDirectory}");
+
+        var runner = new StrategyRunner(data, request.Backbone, settings, runDirectory, progress);
+        var results = plan.Select(runner.Run).ToList();
+        var (winner, reason) = WinnerSelection.Choose(results);
+        var summary = new DatasetSummary(
+            Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
+            data.Split.ExplicitValidation, data.Skipped);
+        var report = new RunReport(started, request.Backbone, settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
+        ReportWriter.Write(runDirectory, report);
+        progress.Log($"Winner: {winner}. {reason}");
+        progress.Log($"Report: {Path.Combine(runDirectory, "report.md")}");
+        return (report, runDirectory);
+    }
+
+    public static TrainingData Load(RunRequest request, IProgressReporter progress)
+    {
+        var split = DatasetScanner.Scan(request.DataRoot, request.ValidationFraction, 42);
+        if (request.LimitPerClass > 0)
+        {
+            split = split.Subsample(request.LimitPerClass, Math.Max(1, (int)Math.Round(request.LimitPerClass * request.ValidationFraction / (1 - request.ValidationFraction))));
+        }
+
+        progress.Log($"Dataset: {split.Layout}, classes {string.Join(", ", split.Classes)}; {split.Train.Count} train / {split.Validation.Count} validation files{(split.ExplicitValidation ? " (explicit validation folder)" : string.Empty)}.");
+        var skipped = new List<SkippedFile>();
+        var train = Decode(split.Train, "train", skipped, request, progress);
+        var validation = Decode(split.Validation, "validation", skipped, request, progress);
+        if (skipped.Count > 0)
+        {
+            progress.Log($"Skipped {skipped.Count} unreadable file(s); they are listed in the report.");
+        }
+
+        ImageLoader.EnsureEveryClassPresent(train, split.Classes, "train");
+        ImageLoader.EnsureEveryClassPresent(validation, split.Classes, "validation");
+        return new TrainingData(split, train, validation, skipped);
+    }
+
+    private static ImageSet Decode(IReadOnlyList<LabeledFile> files, string name, List<SkippedFile> skipped, RunRequest request, IProgressReporter progress)
+    {
+        var clock = Stopwatch.StartNew();
+        var input = Backbones.Describe(request.Backbone);
+        using var task = progress.Start($"decode {name}", files.Count, "img");
+        var set = ImageLoader.Load(
+            files, input.InputWidth, input.InputHeight, skipped, s => progress.Log($"warning: skipped {s.Path}: {s.Reason}"),
+            new TaskProgress(task), request.DecodeThreads);
+        progress.Log($"Decoded {set.Count} {name} images in {clock.Elapsed.TotalSeconds:F1} s ({set.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} img/s).");
+        return set;
+    }
+
+    /// <summary>runs/yyyyMMdd-HHmmss, with -2, -3... if that exists: an earlier run is never overwritten.</summary>
+    public static string NewRunDirectory(string root, DateTimeOffset started)
+    {
+        var stem = Path.Combine(root, started.ToString("yyyyMMdd-HHmmss"));
+        var path = stem;
+        for (var i = 2; Directory.Exists(path); i++)
+        {
+            path = $"{stem}-{i}";
+        }
+
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>Turns "files done so far", reported from many decoding threads, into progress steps.</summary>
+    private sealed class TaskProgress(IProgressTask task) : IProgress<int>
+    {
+        private int reported;
+
+        public void Report(int value)
+        {
+            int seen;
+            do
+            {
+                seen = Volatile.Read(ref reported);
+                if (value <= seen)
+                {
+                    return;
+                }
+            }
+            while (Interlocked.CompareExchange(ref reported, value, seen) != seen);
+            task.Advance(value - seen);
+        }
+    }
+}

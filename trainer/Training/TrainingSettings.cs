@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace DogsVsCats.Vision.Trainer.Training;
+
+/// <summary>Hyper-parameters shared by the strategies. Defaults are the study's.</summary>
+public sealed record TrainingSettings
+{
+    public int BatchSize { get; init; } = 16;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    public double FinetuneLearningRate { get; init; } = 1e-4;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public bool Nesterov { get; init; } = true;
+
+    /// <summary>Keras-style time decay per iteration: lr_t = lr / (1 + decay * t).</summary>
+    public double Decay { get; init; } = 1e-6;
+
+    /// <summary>Maximum epochs per strategy; null takes each strategy's default.</summary>
+    public int? Epochs { get; init; }
+
+    public int Patience { get; init; } = 3;
+
+    public bool Augment { get; init; } = true;
+
+    public int Seed { get; init; } = 42;
+
+    public Device Device { get; init; } = CPU;
+
+    public string CacheDirectory { get; init; } = DefaultCacheDirectory;
+
+    public static string DefaultCacheDirectory
+    {
+        get
+        {
+            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            var root = !string.IsNullOrEmpty(xdg)
+                ? xdg
+                : OperatingSystem.IsWindows()
+                    ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData)
+                    : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+            return Path.Combine(root, "dogsvscats", "features");
+        }
+    }
+}
