@@ -1,0 +1,84 @@
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using OpenCvSharp;
+
+namespace DogsVsCats.Vision.Shared;
+
+/// <summary>Reads image files the same way everywhere, and says in words why a file cannot be used.</summary>
+public static class ImageFile
+{
+    // libjpeg pads a JPEG cut short with grey and reports success, so the end-of-image marker is checked by hand.
+    // FF D9 cannot occur inside entropy-coded data (an FF byte there is always stuffed with 00), so finding it in the
+    // tail means the file really ends. A small window tolerates the padding some cameras write after the marker.
+    private const int JpegEndWindow = 1024;
+
+    public static IReadOnlySet<string> Extensions { get; } =
+        new[] { ".jpg", ".jpeg", ".png", ".bmp", ".webp" }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    public static bool IsImagePath(string path) => Extensions.Contains(Path.GetExtension(path));
+
+    /// <summary>Reads <paramref name="path"/> as an 8UC3 BGR image (grey and alpha are converted).</summary>
+    public static bool TryRead(string path, [NotNullWhen(true)] out Mat? bgr, [NotNullWhen(false)] out string? error)
+    {
+        bgr = null;
+        byte[] bytes;
+        try
+        {
+            // Bytes + ImDecode rather than ImRead: ImRead cannot open non-ASCII paths on Windows.
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot read the file ({ex.GetType().Name}: {ex.Message})";
+            return false;
+        }
+
+        if (bytes.Length == 0)
+        {
+            error = "empty file (0 bytes)";
+            return false;
+        }
+
+        if (IsJpeg(bytes) && !HasJpegEnd(bytes))
+        {
+            error = $"truncated JPEG: no end-of-image marker (FF D9) in the last {Math.Min(JpegEndWindow, bytes.Length)} of {bytes.Length} bytes";
+            return false;
+        }
+
+        var decoded = Cv2.ImDecode(bytes, ImreadModes.Color);
+        if (decoded.Empty())
+        {
+            decoded.Dispose();
+            error = $"not an image or corrupt: OpenCV could not decode its {bytes.Length} bytes";
+            return false;
+        }
+
+        if (decoded.Type() != MatType.CV_8UC3)
+        {
+            // IMREAD_COLOR already yields 8UC3 for every codec OpenCV ships; this guards a future codec that does not.
+            decoded.Dispose();
+            error = $"unsupported pixel format {decoded.Type()} after decoding";
+            return false;
+        }
+
+        bgr = decoded;
+        error = null;
+        return true;
+    }
+
+    private static bool IsJpeg(byte[] bytes) => bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+
+    private static bool HasJpegEnd(byte[] bytes)
+    {
+        var start = Math.Max(2, bytes.Length - JpegEndWindow);
+        for (var i = bytes.Length - 2; i >= start; i--)
+        {
+            if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DogsVsCats.Vision.Trainer.Reporting;
+
+/// <summary>Writes a run's report.md, report.json, loss_curves.png and confusion_matrix.png (the winner's).</summary>
+public static class ReportWriter
+{
+    public const string MarkdownFile = "report.md";
+    public const string JsonFile = "report.json";
+    public const string LossCurvesFile = "loss_curves.png";
+    public const string ConfusionMatrixFile = "confusion_matrix.png";
+
+    /// <summary>Options report.json is written with; read it back with the same options.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        // A diverged run has NaN losses; the report must still be written, not throw.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static void Write(string runDirectory, RunReport report)
+    {
+        ArgumentNullException.ThrowIfNull(runDirectory);
+        ArgumentNullException.ThrowIfNull(report);
+        var winner = report.Strategies.FirstOrDefault(s => s.Strategy == report.Winner)
+            ?? throw new ArgumentException($"The winner '{report.Winner}' is not one of the strategies in the report.", nameof(report));
+
+        Directory.CreateDirectory(runDirectory);
+        Plots.LossCurves(Path.Combine(runDirectory, LossCurvesFile), report.Strategies);
+        Plots.ConfusionMatrix(Path.Combine(runDirectory, ConfusionMatrixFile), winner.Metrics, $"Confusion matrix: {winner.Strategy} (validation)");
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, JsonFile), JsonSerializer.Serialize(report, JsonOptions) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, MarkdownFile), Markdown(report));
+    }
+
+    private static string Markdown(RunReport report)
+    {
+        var md = new StringBuilder();
+        var dataset = report.Dataset;
+        md.AppendLine($"# Training run {report.Started:yyyy-MM-dd HH:mm:ss zzz}").AppendLine();
+        md.AppendLine($"Backbone: {report.Backbone}. Device: {report.Device}. Total time: {Seconds(report.TotalSeconds)}.").AppendLine();
+
+        md.AppendLine("## Winner").AppendLine();
+        md.AppendLine($"**{Cell(report.Winner)}**: {report.WinnerReason}").AppendLine();
+
+        md.AppendLine("## Dataset").AppendLine();
+        Table(md, ["Item", "Value"],
+        [
+            ["Root", Code(dataset.Root)],
+            ["Layout", dataset.Layout],
+            ["Classes", string.Join(", ", dataset.Classes)],
+            ["Train images", dataset.TrainImages.ToString(CultureInfo.InvariantCulture)],
+            ["Validation images", dataset.ValidationImages.ToString(CultureInfo.InvariantCulture)],
+            ["Validation set", dataset.ExplicitValidation ? "explicit folder" : "split off the training data"],
+            ["Skipped files", dataset.Skipped.Count.ToString(CultureInfo.InvariantCulture)],
+        ]);
+        if (dataset.Skipped.Count > 0)
+        {
+            md.AppendLine("### Skipped files").AppendLine();
+            Table(md, ["File", "Reason"], dataset.Skipped.Select(s => new[] { Code(s.Path), s.Reason }));
+        }
+
+        md.AppendLine("## Strategies").AppendLine();
+        Table(md, ["Strategy", "Val loss", "Val accuracy", "Best epoch", "Trainable params", "Frozen params", "Train time", "Images/s per phase"],
+            report.Strategies.Select(s => new[]
+            {
+                s.Strategy == report.Winner ? $"**{s.Strategy}**" : s.Strategy,
+                s.ValidationLoss.ToString("F4", CultureInfo.InvariantCulture),
+                Percent(s.ValidationAccuracy),
+                s.BestEpoch.ToString(CultureInfo.InvariantCulture),
+                s.TrainableParameters.ToString("N0", CultureInfo.InvariantCulture),
+                s.FrozenParameters.ToString("N0", CultureInfo.InvariantCulture),
+                Seconds(s.TrainSeconds),
+                string.Join("; ", s.Phases.Select(p => $"{p.Phase}: {p.ImagesPerSecond:F1} ({p.Images} in {Seconds(p.Seconds)})")),
+            }));
+
+        md.AppendLine("![Loss curves](" + LossCurvesFile + ")").AppendLine();
+
+        foreach (var s in report.Strategies)
+        {
+            md.AppendLine($"### {s.Strategy}").AppendLine();
+            if (s.CheckpointPath.Length > 0)
+            {
+                md.AppendLine($"Checkpoint: {Code(s.CheckpointPath)}").AppendLine();
+            }
+
+            foreach (var note in s.Notes)
+            {
+                md.AppendLine($"- {note}");
+            }
+
+            if (s.Notes.Count > 0)
+            {
+                md.AppendLine();
+            }
+
+            Table(md, ["Class", "Precision", "Recall", "F1", "Support"],
+                s.Metrics.PerClass.Select(c => new[]
+                {
+                    c.Label, Percent(c.Precision), Percent(c.Recall), Percent(c.F1), c.Support.ToString(CultureInfo.InvariantCulture),
+                }));
+
+            var labels = s.Metrics.PerClass.Select(c => c.Label).ToList();
+            Table(md, ["Truth \\ Predicted", .. labels],
+                s.Metrics.ConfusionMatrix.Select((row, i) => new[] { i < labels.Count ? labels[i] : i.ToString(CultureInfo.InvariantCulture) }
+                    .Concat(row.Select(v => v.ToString(CultureInfo.InvariantCulture))).ToArray()));
+        }
+
+        md.AppendLine($"![Confusion matrix of {Cell(report.Winner)}](" + ConfusionMatrixFile + ")");
+        return md.ToString();
+    }
+
+    private static void Table(StringBuilder md, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows)
+    {
+        md.AppendLine("| " + string.Join(" | ", header.Select(Cell)) + " |");
+        md.AppendLine("|" + string.Concat(header.Select(_ => " --- |")));
+        foreach (var row in rows)
+        {
+            md.AppendLine("| " + string.Join(" | ", row.Select(Cell)) + " |");
+        }
+
+        md.AppendLine();
+    }
+
+    // A pipe or a line break inside a cell would end the cell or the table.
+    private static string Cell(string text) => text.Replace("|", "\\|").ReplaceLineEndings(" ");
+
+    private static string Code(string text) => $"`{text.Replace("`", "'")}`";
+
+    private static string Percent(double fraction) => (fraction * 100).ToString("F2", CultureInfo.InvariantCulture) + " %";
+
+    private static string Seconds(double seconds) => seconds.ToString("F1", CultureInfo.InvariantCulture) + " s";
+}
