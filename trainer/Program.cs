@@ -1,1 +1,3 @@
-return 0;
+using DogsVsCats.Vision.Trainer.Cli;
+
+return TrainerCli.Build().Parse(args).Invoke();

@@ -75,7 +75,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
                     Strategy = StrategyNames.Features,
                     Module = head,
                     Forward = head.ForwardPooled,
-                    SetTrainMode = head.train,
+                    SetTrainMode = () => head.train(),
                     Parameters = [.. head.parameters()],
                     Train = train.Source,
                     Validation = validation.Source,

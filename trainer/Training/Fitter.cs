@@ -53,7 +53,7 @@ public static class Fitter
         var random = new Random(settings.Seed);
         using var optimizer = optim.SGD(request.Parameters, request.LearningRate, settings.Momentum, nesterov: settings.Nesterov);
         var decay = settings.Decay;
-        using var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => 1.0 / (1.0 + (decay * step)));
+        var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => 1.0 / (1.0 + (decay * step)));
         using var csv = new EpochCsvLog(Path.Combine(request.Directory, "epochs.csv"));
         var events = torch.utils.tensorboard.SummaryWriter(Path.Combine(request.Directory, "tensorboard"));
 

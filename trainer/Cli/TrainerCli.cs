@@ -1,0 +1,114 @@
+using System.CommandLine;
+using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
+using Spectre.Console;
+
+namespace DogsVsCats.Vision.Trainer.Cli;
+
+/// <summary>The command line: <c>trainer train</c> (more verbs join as they are built).</summary>
+public static class TrainerCli
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitBadInput = 2;
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
+        root.Subcommands.Add(TrainCommand());
+        return root;
+    }
+
+    private static Command TrainCommand()
+    {
+        var defaults = new TrainingSettings();
+        var data = new Option<string>("--data", "-d")
+        {
+            Description = "Folder of photos: one sub-folder per class (cat/, dog/, ...), or Kaggle's flat layout (cat.0.jpg, dog.0.jpg). With train/ and val/ sub-folders, val/ is the validation set.",
+            Required = true,
+        };
+        var strategy = new Option<string>("--strategy", "-s")
+        {
+            Description = "frozen: frozen backbone, new head, images every epoch (augmented). features: cache backbone features once, train the head on them. finetune: features head + last stage unfrozen. all: the three, compared on validation loss.",
+            DefaultValueFactory = _ => StrategyNames.All,
+        };
+        strategy.AcceptOnlyFromAmong([.. StrategyNames.Choices]);
+        var backbone = new Option<string>("--backbone") { Description = "Pretrained backbone.", DefaultValueFactory = _ => CntkResNet18.BackboneName };
+        backbone.AcceptOnlyFromAmong([.. Backbones.Names]);
+        var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
+        device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {StrategyNames.Frozen} {StrategyNames.DefaultEpochs(StrategyNames.Frozen)}, {StrategyNames.Features} {StrategyNames.DefaultEpochs(StrategyNames.Features)}, {StrategyNames.Finetune} {StrategyNames.DefaultEpochs(StrategyNames.Finetune)}]." };
+        var patience = new Option<int>("--patience") { Description = "Stop a strategy after this many epochs without a lower validation loss.", DefaultValueFactory = _ => defaults.Patience };
+        var batch = new Option<int>("--batch-size", "-b") { Description = "Images (or cached vectors) per step.", DefaultValueFactory = _ => defaults.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "SGD learning rate for frozen and features.", DefaultValueFactory = _ => defaults.LearningRate };
+        var finetuneLr = new Option<double>("--finetune-lr") { Description = "SGD learning rate for finetune.", DefaultValueFactory = _ => defaults.FinetuneLearningRate };
+        var momentum = new Option<double>("--momentum") { Description = "SGD momentum (Nesterov).", DefaultValueFactory = _ => defaults.Momentum };
+        var decay = new Option<double>("--decay") { Description = "Learning-rate time decay per step, as Keras: lr / (1 + decay * step).", DefaultValueFactory = _ => defaults.Decay };
+        var noAugment = new Option<bool>("--no-augment") { Description = "Turn off random flip/crop for frozen and finetune." };
+        var valSplit = new Option<double>("--val-split") { Description = "Fraction of each class held out for validation (ignored when a val/ folder exists).", DefaultValueFactory = _ => 0.2 };
+        var seed = new Option<int>("--seed") { Description = "Seed for head initialisation, shuffling and augmentation (the split always uses 42).", DefaultValueFactory = _ => defaults.Seed };
+        var limit = new Option<int>("--limit") { Description = "Use at most N training images per class (validation scaled to match); 0 = all. For quick trials.", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out", "-o") { Description = "Folder that receives runs/<time>/ with report, plots, checkpoints, CSV and TensorBoard logs.", DefaultValueFactory = _ => "runs" };
+        var cache = new Option<string>("--cache-dir") { Description = "Where the features strategy caches backbone features.", DefaultValueFactory = _ => TrainingSettings.DefaultCacheDirectory };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
+
+        var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
+        {
+            data, strategy, backbone, device, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
+        };
+        command.SetAction(parsed =>
+        {
+            try
+            {
+                var threadCount = parsed.GetValue(threads);
+                TorchSharp.torch.set_num_threads(threadCount > 0 ? threadCount : Environment.ProcessorCount);
+                var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--patience", parsed.GetValue(patience)) };
+                foreach (var (name, value) in positive.Where(p => p.Value <= 0))
+                {
+                    throw new ArgumentException($"{name} must be greater than 0 (got {value}).");
+                }
+
+                if (parsed.GetValue(epochs) is <= 0)
+                {
+                    throw new ArgumentException("--epochs must be at least 1.");
+                }
+
+                var settings = new TrainingSettings
+                {
+                    BatchSize = parsed.GetValue(batch),
+                    LearningRate = parsed.GetValue(lr),
+                    FinetuneLearningRate = parsed.GetValue(finetuneLr),
+                    Momentum = parsed.GetValue(momentum),
+                    Decay = parsed.GetValue(decay),
+                    Epochs = parsed.GetValue(epochs),
+                    Patience = parsed.GetValue(patience),
+                    Augment = !parsed.GetValue(noAugment),
+                    Seed = parsed.GetValue(seed),
+                    CacheDirectory = parsed.GetValue(cache)!,
+                    Device = DeviceSelection.Select(parsed.GetValue(device)!, message => AnsiConsole.MarkupLine(Markup.Escape(message))),
+                };
+                var request = new RunRequest
+                {
+                    DataRoot = parsed.GetValue(data)!,
+                    Strategy = parsed.GetValue(strategy)!,
+                    Backbone = parsed.GetValue(backbone)!,
+                    ValidationFraction = parsed.GetValue(valSplit),
+                    LimitPerClass = parsed.GetValue(limit),
+                    OutputRoot = parsed.GetValue(output)!,
+                    DecodeThreads = parsed.GetValue(decodeThreads),
+                };
+                ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
+                return ExitOk;
+            }
+            catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException)
+            {
+                AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+                return ExitBadInput;
+            }
+        });
+        return command;
+    }
+}
