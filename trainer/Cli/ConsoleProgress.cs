@@ -35,7 +35,18 @@ public sealed class ConsoleProgress : IProgressReporter
     public IProgressTask Start(string description, int total, string unit) =>
         context is null ? new PlainTask(description, total, unit) : new BarTask(context.AddTask(Markup.Escape(description), maxValue: Math.Max(1, total)), unit);
 
-    public void Log(string message) => AnsiConsole.MarkupLine(Markup.Escape(message));
+    // Plain Console on a pipe: Spectre would wrap long lines at its default width of 80.
+    public void Log(string message)
+    {
+        if (context is null)
+        {
+            Console.WriteLine(message);
+        }
+        else
+        {
+            AnsiConsole.MarkupLine(Markup.Escape(message));
+        }
+    }
 
     private sealed class BarTask : IProgressTask
     {

@@ -3,7 +3,6 @@ using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
-using Spectre.Console;
 
 namespace DogsVsCats.Vision.Trainer.Cli;
 
@@ -88,7 +87,7 @@ public static class TrainerCli
                     Augment = !parsed.GetValue(noAugment),
                     Seed = parsed.GetValue(seed),
                     CacheDirectory = parsed.GetValue(cache)!,
-                    Device = DeviceSelection.Select(parsed.GetValue(device)!, message => AnsiConsole.MarkupLine(Markup.Escape(message))),
+                    Device = DeviceSelection.Select(parsed.GetValue(device)!, Console.WriteLine),
                 };
                 var request = new RunRequest
                 {
@@ -105,7 +104,7 @@ public static class TrainerCli
             }
             catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException)
             {
-                AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+                Console.Error.WriteLine($"error: {e.Message}");
                 return ExitBadInput;
             }
         });

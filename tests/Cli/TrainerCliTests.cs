@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Cli;
+
+namespace DogsVsCats.Vision.Tests.Cli;
+
+/// <summary>Runs the built trainer as a user would (a separate process) and checks what it says and returns.</summary>
+public sealed class TrainerCliTests
+{
+    [Fact]
+    public void TrainHelp_Always_DocumentsEveryOption()
+    {
+        var (code, output, _) = Trainer("train", "--help");
+        Assert.Equal(0, code);
+        var train = TrainerCli.Build().Subcommands.Single(c => c.Name == "train");
+        Assert.NotEmpty(train.Options);
+        foreach (var option in train.Options)
+        {
+            Assert.Contains(option.Name, output, StringComparison.Ordinal);
+            if (option.Description is { Length: > 0 } description)
+            {
+                Assert.Contains(description[..Math.Min(30, description.Length)], output.Replace("\n", " ", StringComparison.Ordinal).Replace("  ", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void Train_MissingFolder_ExitsWithClearError()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "dogsvscats-no-such-folder-" + Guid.NewGuid().ToString("N"));
+        var (code, _, error) = Trainer("train", "--data", missing);
+        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Contains("does not exist", error, StringComparison.Ordinal);
+        Assert.Contains(missing, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_OneClass_ExitsWithClearError()
+    {
+        var root = TestData.NewTempDirectory();
+        try
+        {
+            TestData.CopyClassFolders(root, 2, "cat");
+            var (code, _, error) = Trainer("train", "--data", root, "--out", Path.Combine(root, "runs"));
+            Assert.Equal(TrainerCli.ExitBadInput, code);
+            Assert.Contains("at least two are needed", error, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(root, "runs")), "no run folder for a run that could not start");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Train_EmptyClassFolder_ExitsNamingTheClass()
+    {
+        var root = TestData.NewTempDirectory();
+        try
+        {
+            TestData.CopyClassFolders(root, 2, "cat", "dog");
+            Directory.CreateDirectory(Path.Combine(root, "fox"));
+            var (code, _, error) = Trainer("train", "--data", root, "--out", Path.Combine(root, "runs"));
+            Assert.Equal(TrainerCli.ExitBadInput, code);
+            Assert.Contains("fox", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Train_UnknownStrategy_RejectedByParser()
+    {
+        var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--strategy", "bottleneck");
+        Assert.NotEqual(0, code);
+        Assert.Contains("bottleneck", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_CudaWithoutGpu_ExitsWithWhatToDo()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            return; // On a GPU machine --device cuda is valid; the fallback path is what this test covers.
+        }
+
+        var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--device", "cuda");
+        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Contains("TorchBackend=cuda", error, StringComparison.Ordinal);
+    }
+
+    private static (int Code, string Output, string Error) Trainer(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "trainer.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"trainer {string.Join(' ', args)} did not finish in 2 minutes");
+        }
+
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
