@@ -47,7 +47,14 @@ public sealed class SmallRunFixture : IDisposable
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }
 
-public sealed class StrategyTests(SmallRunFixture run) : IClassFixture<SmallRunFixture>
+[CollectionDefinition(Name)]
+public sealed class SmallRunGroup : ICollectionFixture<SmallRunFixture>
+{
+    public const string Name = "small training run";
+}
+
+[Collection(SmallRunGroup.Name)]
+public sealed class StrategyTests(SmallRunFixture run)
 {
     [Theory]
     [InlineData(StrategyNames.Frozen)]
@@ -93,7 +100,7 @@ public sealed class StrategyTests(SmallRunFixture run) : IClassFixture<SmallRunF
     [Fact]
     public void Run_Always_WritesReportCheckpointsCsvAndTensorBoard()
     {
-        foreach (var file in new[] { "report.md", "report.json", "loss_curves.png", "confusion_matrix.png" })
+        foreach (var file in new[] { "report.md", "report.json", "loss_curves.png", "confusion_matrix.png", "model.onnx" })
         {
             Assert.True(File.Exists(Path.Combine(run.RunDirectory, file)), file);
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
@@ -17,7 +18,39 @@ public static class TrainerCli
     {
         var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
         root.Subcommands.Add(TrainCommand());
+        root.Subcommands.Add(ExportCommand());
         return root;
+    }
+
+    private static Command ExportCommand()
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c")
+        {
+            Description = "Full-model checkpoint from a run folder: frozen/best.pt, features/model.pt or finetune/best.pt (its .json description must sit beside it).",
+            Required = true,
+        };
+        var output = new Option<string>("--out", "-o") { Description = "ONNX file to write.", DefaultValueFactory = _ => "model.onnx" };
+        var force = new Option<bool>("--force") { Description = "Replace --out if it exists (otherwise an existing file is never touched)." };
+        var command = new Command("export", "Export a trained checkpoint as one self-describing ONNX model (uint8 BGR in; probabilities and class activation maps out).")
+        {
+            checkpoint, output, force,
+        };
+        command.SetAction(parsed =>
+        {
+            try
+            {
+                var path = parsed.GetValue(output)!;
+                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force));
+                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8.");
+                return ExitOk;
+            }
+            catch (ExportException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitBadInput;
+            }
+        });
+        return command;
     }
 
     private static Command TrainCommand()
@@ -49,7 +82,7 @@ public static class TrainerCli
         var valSplit = new Option<double>("--val-split") { Description = "Fraction of each class held out for validation (ignored when a val/ folder exists).", DefaultValueFactory = _ => 0.2 };
         var seed = new Option<int>("--seed") { Description = "Seed for head initialisation, shuffling and augmentation (the split always uses 42).", DefaultValueFactory = _ => defaults.Seed };
         var limit = new Option<int>("--limit") { Description = "Use at most N training images per class (validation scaled to match); 0 = all. For quick trials.", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--out", "-o") { Description = "Folder that receives runs/<time>/ with report, plots, checkpoints, CSV and TensorBoard logs.", DefaultValueFactory = _ => "runs" };
+        var output = new Option<string>("--out", "-o") { Description = "Folder under which each run gets its own <yyyyMMdd-HHmmss>/ folder (report, plots, checkpoints, CSV, TensorBoard logs); an existing run is never overwritten.", DefaultValueFactory = _ => "runs" };
         var cache = new Option<string>("--cache-dir") { Description = "Where the features strategy caches backbone features.", DefaultValueFactory = _ => TrainingSettings.DefaultCacheDirectory };
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
@@ -102,7 +135,7 @@ public static class TrainerCli
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitOk;
             }
-            catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException)
+            catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return ExitBadInput;

@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Trainer.Export;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>The study's head: global average pool -> dropout 0.2 -> dense (logits; softmax lives in the loss and the export).</summary>
-public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
+public sealed class ClassifierHead : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly AdaptiveAvgPool2d pool;
     private readonly Dropout dropout;
@@ -36,5 +37,21 @@ public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
     {
         using var dropped = dropout.call(pooled);
         return fc.call(dropped);
+    }
+
+    public string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        var pooled = graph.Flatten(graph.Module(pool, input), 1);   // [N, D]
+        return graph.Module(fc, graph.Module(dropout, pooled));      // [N, classes] logits
+    }
+
+    /// <summary>
+    /// Class activation maps: for a global-average-pool + dense head, the dense weights applied at every position of
+    /// the feature maps, [N, D, h, w] -> [N, classes, h, w] (a 1x1 convolution; the bias is left out as in CAM).
+    /// </summary>
+    public string ExportCam(OnnxGraphBuilder graph, string features)
+    {
+        using var weight = fc.weight!.detach().reshape(fc.out_features, fc.in_features, 1, 1);
+        return graph.PointwiseConv(features, weight, "cam.weight");
     }
 }

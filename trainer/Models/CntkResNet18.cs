@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Trainer.Export;
 using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,7 +12,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// convolution and the stem's max pool pad only at the top and left (CNTK's asymmetric "same" padding).
 /// Input normalisation is the package's own: subtract a per-pixel BGR mean image.
 /// </summary>
-public sealed class CntkResNet18 : Backbone
+public sealed class CntkResNet18 : Backbone, IOnnxExportable
 {
     public const string BackboneName = "resnet18-imagenet";
     public const int Size = 224;
@@ -65,6 +66,17 @@ public sealed class CntkResNet18 : Backbone
         x = maxpool.call(pool_pad.call(relu.call(bn1.call(conv1.call(stem_pad.call(x))))));  // [N, 64, 56, 56]
         x = layer4.call(layer3.call(layer2.call(layer1.call(x))));   // [N, 512, 7, 7]
         return x.MoveToOuterDisposeScope();
+    }
+
+    public string ExportOnnx(OnnxGraphBuilder graph, string input)
+    {
+        var x = graph.Sub(input, graph.Initializer("mean_image", MeanImage));
+        foreach (var module in new nn.Module[] { stem_pad, conv1, bn1, relu, pool_pad, maxpool, layer1, layer2, layer3, layer4 })
+        {
+            x = graph.Module(module, x);
+        }
+
+        return x;
     }
 
     /// <summary>Loads the package's weights: convolutions and batch norms are matched in graph order, shapes checked.</summary>
@@ -159,7 +171,7 @@ public sealed class CntkResNet18 : Backbone
     }
 
     /// <summary>Two 3x3 convolutions with a shortcut; stride 2 pads top/left only, and projects the shortcut by 1x1/2.</summary>
-    private sealed class BasicBlock : nn.Module<Tensor, Tensor>
+    private sealed class BasicBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
     {
         private readonly Sequential? downsample;
         private readonly nn.Module<Tensor, Tensor> pad;
@@ -194,6 +206,14 @@ public sealed class CntkResNet18 : Backbone
             var y = relu.call(bn1.call(conv1.call(pad.call(x))));
             y = bn2.call(conv2.call(y));
             return relu.call(y + identity).MoveToOuterDisposeScope();
+        }
+
+        public string ExportOnnx(OnnxGraphBuilder graph, string input)
+        {
+            var identity = downsample is null ? input : graph.Module(downsample, input);
+            var y = graph.Module(relu, graph.Module(bn1, graph.Module(conv1, graph.Module(pad, input))));
+            y = graph.Module(bn2, graph.Module(conv2, y));
+            return graph.Module(relu, graph.Add(y, identity));
         }
 
         public IEnumerable<nn.Module> ConvolutionsAndNorms()

@@ -1,10 +1,11 @@
+using DogsVsCats.Vision.Trainer.Export;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>Backbone + head: float BGR [N, 3, H, W] 0..255 -> logits [N, classes].</summary>
-public sealed class TransferModel : nn.Module<Tensor, Tensor>
+public sealed class TransferModel : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Backbone backbone;
     private readonly ClassifierHead head;
@@ -25,4 +26,6 @@ public sealed class TransferModel : nn.Module<Tensor, Tensor>
         using var features = backbone.call(input);
         return head.call(features);
     }
+
+    public string ExportOnnx(OnnxGraphBuilder graph, string input) => graph.Module(head, graph.Module(backbone, input));
 }

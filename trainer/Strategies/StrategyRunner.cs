@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Training;
@@ -220,6 +221,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
     {
         var (trainable, frozen) = Fitter.CountParameters(model);
         var metrics = ClassificationMetrics.Compute(fit.Best.Truth, fit.Best.Predicted, Classes);
+        new CheckpointInfo(backboneName, Classes, strategy, fit.Best.Loss, fit.Best.Accuracy, DateTimeOffset.Now).Save(fit.Checkpoint);
         progress.Log($"{strategy}: best epoch {fit.BestEpoch}, validation loss {fit.Best.Loss:F4}, accuracy {fit.Best.Accuracy:P2}; {trainable:N0} trainable / {frozen:N0} frozen parameters; {seconds:F1} s.");
         return new StrategyResult(strategy, fit.BestEpoch, fit.Best.Loss, fit.Best.Accuracy, metrics, fit.Epochs, phases, trainable, frozen, seconds, fit.Checkpoint, notes);
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -28,6 +29,8 @@ public sealed record RunRequest
 /// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
 public static class TrainingRun
 {
+    public const string ModelFile = "model.onnx";
+
     public static (RunReport Report, string Directory) Execute(RunRequest request, TrainingSettings settings, IProgressReporter progress)
     {
         var started = DateTimeOffset.Now;
@@ -46,7 +49,10 @@ public static class TrainingRun
         var report = new RunReport(started, request.Backbone, settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
         ReportWriter.Write(runDirectory, report);
         progress.Log($"Winner: {winner}. {reason}");
-        progress.Log($"Report: {Path.Combine(runDirectory, "report.md")}");
+        progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
+        var model = Path.Combine(runDirectory, ModelFile);
+        ModelExporter.ExportCheckpoint(results.Single(r => r.Strategy == winner).CheckpointPath, model, overwrite: false);
+        progress.Log($"Model: {model} (ONNX, {winner})");
         return (report, runDirectory);
     }
 

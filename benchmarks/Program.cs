@@ -1,0 +1,3 @@
+using DogsVsCats.Vision.Benchmarks;
+
+return BenchCli.Build().Parse(args).Invoke();

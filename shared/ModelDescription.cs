@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace DogsVsCats.Vision.Shared;
+
+/// <summary>
+/// The model file contract between trainer and realtime app (version 1).
+/// Input <c>image</c>: uint8 [N, H, W, 3], BGR (what OpenCV hands over), already resized with
+/// <see cref="ImagePreprocessing.Resize"/>; every other step (cast, channel order, normalisation, NHWC to NCHW) is
+/// inside the graph. Outputs: <c>probabilities</c> float [N, C] (softmax, labels in metadata order) and <c>cam</c>
+/// float [N, C, h, w], the class activation maps of the last convolution stage.
+/// </summary>
+public static class ModelContract
+{
+    public const int Version = 1;
+    public const string InputName = "image";
+    public const string ProbabilitiesName = "probabilities";
+    public const string CamName = "cam";
+    public const string ChannelOrder = "BGR";
+
+    /// <summary>Keys of the ONNX <c>metadata_props</c>.</summary>
+    public static class Keys
+    {
+        public const string ContractVersion = "dogsvscats.contract_version";
+        public const string Labels = "dogsvscats.labels";
+        public const string InputWidth = "dogsvscats.input_width";
+        public const string InputHeight = "dogsvscats.input_height";
+        public const string ChannelOrder = "dogsvscats.channel_order";
+        public const string ResizeRule = "dogsvscats.resize_rule";
+        public const string Interpolation = "dogsvscats.interpolation";
+        public const string Backbone = "dogsvscats.backbone";
+        public const string Preprocessing = "dogsvscats.preprocessing";
+        public const string Strategy = "dogsvscats.strategy";
+        public const string ValidationLoss = "dogsvscats.validation_loss";
+        public const string ValidationAccuracy = "dogsvscats.validation_accuracy";
+        public const string TrainedAt = "dogsvscats.trained_at";
+        public const string Producer = "dogsvscats.producer";
+        public const string ProducerVersion = "dogsvscats.producer_version";
+    }
+}
+
+/// <summary>A model file's self-description, read from and written to ONNX <c>metadata_props</c>.</summary>
+public sealed record ModelDescription(
+    IReadOnlyList<string> Labels,
+    int InputWidth,
+    int InputHeight,
+    string Backbone,
+    string Preprocessing,
+    string Strategy,
+    double ValidationLoss,
+    double ValidationAccuracy,
+    DateTimeOffset TrainedAt,
+    string Producer,
+    string ProducerVersion)
+{
+    public int ContractVersion { get; init; } = ModelContract.Version;
+
+    public string ResizeRule { get; init; } = ImagePreprocessing.ResizeRule;
+
+    public string Interpolation { get; init; } = ImagePreprocessing.Interpolation;
+
+    public string ChannelOrder { get; init; } = ModelContract.ChannelOrder;
+
+    public IReadOnlyDictionary<string, string> ToProperties() => new Dictionary<string, string>
+    {
+        [ModelContract.Keys.ContractVersion] = ContractVersion.ToString(CultureInfo.InvariantCulture),
+        [ModelContract.Keys.Labels] = JsonSerializer.Serialize(Labels),
+        [ModelContract.Keys.InputWidth] = InputWidth.ToString(CultureInfo.InvariantCulture),
+        [ModelContract.Keys.InputHeight] = InputHeight.ToString(CultureInfo.InvariantCulture),
+        [ModelContract.Keys.ChannelOrder] = ChannelOrder,
+        [ModelContract.Keys.ResizeRule] = ResizeRule,
+        [ModelContract.Keys.Interpolation] = Interpolation,
+        [ModelContract.Keys.Backbone] = Backbone,
+        [ModelContract.Keys.Preprocessing] = Preprocessing,
+        [ModelContract.Keys.Strategy] = Strategy,
+        [ModelContract.Keys.ValidationLoss] = ValidationLoss.ToString("R", CultureInfo.InvariantCulture),
+        [ModelContract.Keys.ValidationAccuracy] = ValidationAccuracy.ToString("R", CultureInfo.InvariantCulture),
+        [ModelContract.Keys.TrainedAt] = TrainedAt.ToString("O", CultureInfo.InvariantCulture),
+        [ModelContract.Keys.Producer] = Producer,
+        [ModelContract.Keys.ProducerVersion] = ProducerVersion,
+    };
+
+    /// <summary>Parses and checks a model's properties; anything missing or unsupported is a <see cref="ModelContractException"/>.</summary>
+    public static ModelDescription FromProperties(IReadOnlyDictionary<string, string> properties, string source)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        string Get(string key) => properties.TryGetValue(key, out var value) && !string.IsNullOrWhiteSpace(value)
+            ? value
+            : throw new ModelContractException($"{source} has no '{key}' in its metadata: it was not exported by the DogsVsCats.Vision trainer. Export it with 'trainer export --checkpoint <best.pt> --out model.onnx'.");
+        int Int(string key) => int.TryParse(Get(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0
+            ? v
+            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a positive integer.");
+        double Number(string key) => double.TryParse(Get(key), NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
+            ? v
+            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a number.");
+
+        var version = Int(ModelContract.Keys.ContractVersion);
+        if (version != ModelContract.Version)
+        {
+            throw new ModelContractException($"{source} uses model contract version {version}; this program reads version {ModelContract.Version}. Re-export the model with this version's trainer.");
+        }
+
+        string[] labels;
+        try
+        {
+            labels = JsonSerializer.Deserialize<string[]>(Get(ModelContract.Keys.Labels)) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new ModelContractException($"{source}: metadata '{ModelContract.Keys.Labels}' is not a JSON list of names ({e.Message}).");
+        }
+
+        if (labels.Length < 2 || labels.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new ModelContractException($"{source}: a model needs at least two non-empty labels, metadata has [{string.Join(", ", labels)}].");
+        }
+
+        var resize = Get(ModelContract.Keys.ResizeRule);
+        if (resize != ImagePreprocessing.ResizeRule)
+        {
+            throw new ModelContractException($"{source} expects images resized by rule '{resize}'; this program resizes by '{ImagePreprocessing.ResizeRule}'. Re-export the model with this version's trainer.");
+        }
+
+        var channels = Get(ModelContract.Keys.ChannelOrder);
+        if (channels != ModelContract.ChannelOrder)
+        {
+            throw new ModelContractException($"{source} expects {channels} pixels; the contract is {ModelContract.ChannelOrder}.");
+        }
+
+        return new ModelDescription(
+            labels,
+            Int(ModelContract.Keys.InputWidth),
+            Int(ModelContract.Keys.InputHeight),
+            Get(ModelContract.Keys.Backbone),
+            Get(ModelContract.Keys.Preprocessing),
+            Get(ModelContract.Keys.Strategy),
+            Number(ModelContract.Keys.ValidationLoss),
+            Number(ModelContract.Keys.ValidationAccuracy),
+            DateTimeOffset.Parse(Get(ModelContract.Keys.TrainedAt), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+            Get(ModelContract.Keys.Producer),
+            Get(ModelContract.Keys.ProducerVersion))
+        {
+            ContractVersion = version,
+            ResizeRule = resize,
+            Interpolation = Get(ModelContract.Keys.Interpolation),
+            ChannelOrder = channels,
+        };
+    }
+}
+
+/// <summary>A model file that does not meet the contract; the message says what to do.</summary>
+public sealed class ModelContractException(string message) : Exception(message);

@@ -1,0 +1,42 @@
+using DogsVsCats.Vision.Trainer.Export;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace DogsVsCats.Vision.Tests.Export;
+
+/// <summary>Exports one module as a one-input, one-output graph and runs it in ONNX Runtime (CPU).</summary>
+internal static class OnnxTestSession
+{
+    public static float[] RunModule(nn.Module module, Tensor input)
+    {
+        var graph = new OnnxGraphBuilder();
+        graph.Input("x", TensorProto.Types.DataType.Float, [.. input.shape.Cast<object>()]);
+        var output = graph.Module(module, "x");
+        return Run(graph, output, input);
+    }
+
+    public static float[] Run(OnnxGraphBuilder graph, string output, Tensor input)
+    {
+        graph.Output(output, "y", TensorProto.Types.DataType.Float);
+        var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+        using var session = new InferenceSession(model.ToByteArray());
+        var values = input.detach().cpu().contiguous().data<float>().ToArray();
+        var tensor = new DenseTensor<float>(values.AsMemory(), input.shape.Select(d => (int)d).ToArray());
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor("x", tensor)]);
+        return [.. results[0].AsEnumerable<float>()];
+    }
+
+    public static void AssertClose(Tensor expected, float[] actual, double tolerance)
+    {
+        var want = expected.detach().cpu().contiguous().data<float>().ToArray();
+        Assert.Equal(want.Length, actual.Length);
+        var worst = want.Zip(actual, (w, a) => Math.Abs(w - a)).DefaultIfEmpty(0).Max();
+        Assert.True(worst <= tolerance, $"max abs difference {worst:g4} > {tolerance:g4}");
+    }
+}
