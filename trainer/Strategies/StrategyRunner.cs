@@ -190,7 +190,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
             notes.Add($"{split} features read from cache {path}.");
             progress.Log($"features: {split} features from cache ({labels.Length} vectors).");
             var cached = tensor(vectors, [labels.Length, dimension], device: settings.Device);
-            return (new CachedFeatures(cached, new FeatureBatchSource(cached, labels)), new PhaseTiming($"features: read cached {split} features", clock.Elapsed.TotalSeconds, labels.Length));
+            return (new CachedFeatures(cached, new FeatureBatchSource(cached, labels)), new PhaseTiming($"read cached {split} features", clock.Elapsed.TotalSeconds, labels.Length));
         }
 
         dimension = backbone.Info.FeatureChannels;
@@ -214,7 +214,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
         FeatureCache.Save(path, vectors, dimension, images.Labels);
         notes.Add($"{split} features extracted and cached at {path}.");
         var features = tensor(vectors, [images.Count, dimension], device: settings.Device);
-        return (new CachedFeatures(features, new FeatureBatchSource(features, images.Labels)), new PhaseTiming($"features: extract {split}", clock.Elapsed.TotalSeconds, images.Count));
+        return (new CachedFeatures(features, new FeatureBatchSource(features, images.Labels)), new PhaseTiming($"extract {split} features", clock.Elapsed.TotalSeconds, images.Count));
     }
 
     private StrategyResult Result(string strategy, nn.Module model, FitResult fit, IReadOnlyList<PhaseTiming> phases, double seconds, List<string> notes)

@@ -59,6 +59,7 @@ public static class Fitter
 
         var epochs = new List<EpochRecord>();
         var best = double.PositiveInfinity;
+        EvaluationResult? bestResult = null;
         var bestEpoch = 0;
         var sinceBest = 0;
         double trainSeconds = 0, validateSeconds = 0;
@@ -89,6 +90,7 @@ public static class Fitter
             if (improved)
             {
                 best = validation.Loss;
+                bestResult = validation;
                 bestEpoch = epoch;
                 sinceBest = 0;
                 Save(request.Module, checkpoint);
@@ -100,12 +102,17 @@ public static class Fitter
             }
         }
 
+        if (bestResult is null)
+        {
+            throw new InvalidOperationException($"{request.Strategy}: the validation loss was never finite (training diverged); try a lower learning rate.");
+        }
+
+        // The best epoch's weights back into the module; its validation pass already gave the metrics.
         request.Module.load(checkpoint);
-        var final = Evaluate(request.Module, request.Forward, request.Validation, settings.BatchSize, progress, $"{request.Strategy} best epoch", request.Unit);
         return new FitResult(
-            bestEpoch, epochs, final, checkpoint,
-            new PhaseTiming($"{request.Strategy}: train", trainSeconds, trainCount),
-            new PhaseTiming($"{request.Strategy}: validate", validateSeconds, validateCount));
+            bestEpoch, epochs, bestResult, checkpoint,
+            new PhaseTiming("train", trainSeconds, trainCount),
+            new PhaseTiming("validate", validateSeconds, validateCount));
     }
 
     public static EvaluationResult Evaluate(nn.Module module, Func<Tensor, Tensor> forward, IBatchSource source, int batchSize, IProgressReporter progress, string description, string unit = "img")
