@@ -62,6 +62,24 @@ public sealed class OnnxOpTests
     }
 
     [Fact]
+    public void CastTransposeSub_Uint8Pixels_MatchTorchSharpPreprocessing()
+    {
+        // The model's own front: uint8 NHWC pixels -> float -> NCHW -> minus a per-pixel mean image.
+        manual_seed(5);
+        using var scope = NewDisposeScope();
+        var pixels = randint(0, 256, [2, 4, 5, 3], dtype: ScalarType.Byte);
+        var mean = rand(1, 3, 4, 5) * 255;
+        var graph = new OnnxGraphBuilder();
+        graph.Input("x", Onnx.TensorProto.Types.DataType.Uint8, 2, 4, 5, 3);
+        var floats = graph.Transpose(graph.Cast("x", Onnx.TensorProto.Types.DataType.Float), 0, 3, 1, 2);
+        var output = graph.Sub(floats, graph.Initializer("mean", mean));
+
+        var actual = OnnxTestSession.RunBytes(graph, output, pixels);
+
+        OnnxTestSession.AssertClose(pixels.permute(0, 3, 1, 2).to_type(ScalarType.Float32) - mean, actual, 1e-4);
+    }
+
+    [Fact]
     public void Module_Unsupported_NamesTheModule()
     {
         using var gelu = nn.GELU();
