@@ -33,6 +33,7 @@ public sealed class LabelsCsv : IDisposable
             }
         }
 
+        var cut = exists && EndsWithoutNewline(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         var csv = new LabelsCsv(new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" }, labels.Count);
@@ -40,8 +41,20 @@ public sealed class LabelsCsv : IDisposable
         {
             csv.writer.WriteLine(header);
         }
+        else if (cut)
+        {
+            // A kill mid-write leaves a cut line; end it so the next row starts on its own line (Read ignores the cut one).
+            csv.writer.WriteLine();
+        }
 
         return csv;
+    }
+
+    private static bool EndsWithoutNewline(string path)
+    {
+        using var stream = File.OpenRead(path);
+        stream.Seek(-1, SeekOrigin.End);
+        return stream.ReadByte() != '\n';
     }
 
     /// <summary>The rows already written, by path (the last row for a path wins); empty when the file does not exist.</summary>
