@@ -1,5 +1,6 @@
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Labelling;
+using DogsVsCats.Vision.Realtime.Live;
 using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,8 +49,12 @@ public static class RealtimeApp
         }
         else
         {
-            Console.Error.WriteLine($"error: '{mode.Source}' is not a folder or an image; live sources are not implemented yet.");
-            return 2;
+            // Real-time pacing makes a file behave as a camera: only the newest frame is kept. A file played as a file keeps every frame.
+            var live = mode.RealtimePacing || !new LiveSource(mode.Source).IsVideoFile;
+            builder.Services.AddSingleton(new FrameChannel(live));
+            builder.Services.AddSingleton<CaptureService>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<CaptureService>());
+            builder.Services.AddHostedService<FrameLoopService>();
         }
 
         using var host = builder.Build();
@@ -67,7 +72,7 @@ public static class RealtimeApp
             Console.Error.WriteLine("See 'realtime --help'.");
             return 2;
         }
-        catch (Exception e) when (e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException)
+        catch (Exception e) when (e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

@@ -45,6 +45,9 @@ public sealed class RealtimeOptions
     /// <summary>Live mode: no window; predictions are logged.</summary>
     public bool NoWindow { get; set; }
 
+    /// <summary>Live mode: start with the class activation heat map shown (the h key toggles it).</summary>
+    public bool Heatmap { get; set; }
+
     /// <summary>Live mode: write the annotated video here (an existing file is never replaced).</summary>
     public string? Record { get; set; }
 

@@ -40,6 +40,7 @@ public static class RealtimeCli
         Add<string>("--out", nameof(RealtimeOptions.Out), "Folder: where --sort puts the photos (and labels.csv).", "-o");
         Add<bool>("--dry-run", nameof(RealtimeOptions.DryRun), "Folder: classify and report what would be sorted; write, copy and move nothing.");
         Add<bool>("--no-window", nameof(RealtimeOptions.NoWindow), "Live: no window; predictions are logged.");
+        Add<bool>("--heatmap", nameof(RealtimeOptions.Heatmap), "Live: start with the class activation map of the label drawn over the region the model sees (h toggles).");
         Add<string>("--record", nameof(RealtimeOptions.Record), "Live: write the annotated video to this .mp4 (an existing file is never replaced).");
         Add<bool>("--realtime-pacing", nameof(RealtimeOptions.RealtimePacing), "Live: play a video file at its own frame rate, as a camera delivers frames (late frames are dropped, not queued).");
         Add<bool>("--loop", nameof(RealtimeOptions.Loop), "Live: restart a video file at its end.");

@@ -125,6 +125,10 @@ public sealed class Classifier : IDisposable
             return "CPU";
         }
 
+        // ONNX Runtime also prints its own multi-line error when CUDA fails to load; the one line below says it better.
+        var environment = OrtEnv.Instance();
+        var level = environment.EnvLogLevel;
+        environment.EnvLogLevel = device == "cuda" ? level : OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try
         {
             options.AppendExecutionProvider_CUDA(0);
@@ -140,6 +144,10 @@ public sealed class Classifier : IDisposable
 
             logger.LogInformation("Device: CPU (ONNX Runtime cannot load CUDA: {Reason}).", FirstLine(e.Message));
             return "CPU";
+        }
+        finally
+        {
+            environment.EnvLogLevel = level;
         }
     }
 
