@@ -188,7 +188,7 @@ public sealed class FolderLabellingService(
         foreach (var (path, fields) in done)
         {
             var destination = fields[destinationColumn];
-            if (destination.Length == 0 || !File.Exists(path) || File.Exists(destination) && settings.Sort == "copy")
+            if (destination.Length == 0 || !File.Exists(path) || (File.Exists(destination) && settings.Sort == "copy"))
             {
                 continue;
             }

@@ -38,6 +38,12 @@ public sealed class PhotoSorter : IDisposable
     /// </summary>
     public string Plan(string source, string label)
     {
+        if (label.Length == 0 || label is "." or ".." || label.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+        {
+            // Labels come from the model file; one that is not a plain folder name must not steer files elsewhere.
+            throw new InvalidOperationException($"Label '{label}' cannot be a folder name; re-export the model with plain class names.");
+        }
+
         var folder = Path.Combine(root, label);
         var stem = Path.GetFileNameWithoutExtension(source);
         var extension = Path.GetExtension(source);
