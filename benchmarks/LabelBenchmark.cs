@@ -23,13 +23,16 @@ public static class LabelBenchmark
         try
         {
             var csv = Path.Combine(work.FullName, "labels.csv");
-            using var sampler = new MemorySampler(csv);
+            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Count();
+            using var sampler = new MemorySampler(csv, files);
+            sampler.Start();
             var clock = Stopwatch.StartNew();
             var code = await RealtimeApp.RunAsync(Settings(modelPath, threads, ("Source", folder), ("Batch", batch.ToString(CultureInfo.InvariantCulture)), ("Csv", csv)), CancellationToken.None);
             var elapsed = clock.Elapsed.TotalSeconds;
             var rows = File.Exists(csv) ? File.ReadLines(csv).Count() - 1 : 0;
             Console.WriteLine($"folder labelling (realtime --source {folder} --batch {batch}), exit {code}: {rows} files in {elapsed:F1} s = {rows / elapsed:F1} files/s, {rows / elapsed / raw:F2} x the raw model (includes model load, decode, resize, CSV)");
-            Console.WriteLine($"process working set: {sampler.First / 1048576.0:F0} MiB at the first CSV row, {sampler.Last / 1048576.0:F0} MiB at the end, peak {sampler.Peak / 1048576.0:F0} MiB");
+            static string Mib((long WorkingSet, long Managed) at) => $"{at.WorkingSet / 1048576.0:F0} MiB ({at.Managed / 1048576.0:F0} MiB managed)";
+            Console.WriteLine($"process working set: {Mib(sampler.First)} at the first CSV row, {Mib(sampler.Half)} at half, {Mib(sampler.Late)} at 95 % of the files, peak {sampler.Peak / 1048576.0:F0} MiB");
 
             if (video is not null)
             {
@@ -90,33 +93,39 @@ public static class LabelBenchmark
         return runs * batch / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Samples the working set twice a second; "first" is the first sample after labels.csv has a row.</summary>
+    /// <summary>Samples the working set twice a second, noting it when labels.csv first has a row, half and 95 % of the files.</summary>
     private sealed class MemorySampler : IDisposable
     {
+        private readonly string csv;
+        private readonly int files;
         private readonly Timer timer;
 
-        public MemorySampler(string csv) => timer = new Timer(_ => Sample(csv), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
+        public MemorySampler(string csv, int files)
+        {
+            (this.csv, this.files) = (csv, files);
+            timer = new Timer(_ => Sample(), null, Timeout.Infinite, Timeout.Infinite);
+        }
 
-        public long First { get; private set; }
+        public (long WorkingSet, long Managed) First { get; private set; }
 
-        public long Last { get; private set; }
+        public (long WorkingSet, long Managed) Half { get; private set; }
+
+        public (long WorkingSet, long Managed) Late { get; private set; }
 
         public long Peak { get; private set; }
 
-        public void Dispose()
+        public void Start() => timer.Change(TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
+
+        private void Sample()
         {
-            timer.Dispose();
-            Last = Environment.WorkingSet;
+            var now = (Environment.WorkingSet, GC.GetTotalMemory(forceFullCollection: false));
+            Peak = Math.Max(Peak, now.WorkingSet);
+            var rows = File.Exists(csv) ? File.ReadLines(csv).Count() - 1 : 0;
+            First = First.WorkingSet == 0 && rows > 0 ? now : First;
+            Half = Half.WorkingSet == 0 && rows >= files / 2 ? now : Half;
+            Late = Late.WorkingSet == 0 && rows >= files * 0.95 ? now : Late;
         }
 
-        private void Sample(string csv)
-        {
-            var now = Environment.WorkingSet;
-            Peak = Math.Max(Peak, now);
-            if (First == 0 && File.Exists(csv) && File.ReadLines(csv).Skip(1).Any())
-            {
-                First = now;
-            }
-        }
+        public void Dispose() => timer.Dispose();
     }
 }
