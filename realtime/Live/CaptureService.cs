@@ -60,8 +60,9 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
                 if (!capture!.Read(image) || image.Empty())
                 {
                     image.Dispose();
-                    if (source.IsVideoFile && settings.Loop)
+                    if (source.IsVideoFile && settings.Loop && index > 0)
                     {
+                        // index > 0: a video that yields no frame at all would otherwise be rewound forever.
                         capture.Set(VideoCaptureProperties.PosFrames, 0);
                         continue;
                     }

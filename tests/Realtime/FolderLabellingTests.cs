@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using DogsVsCats.Vision.Realtime.Labelling;
 using DogsVsCats.Vision.Tests.Training;
 using DogsVsCats.Vision.Trainer.Training;
@@ -27,10 +28,14 @@ public sealed class FolderLabellingTests(SmallRunFixture run) : IDisposable
     {
         var bad = MakeFolder(withBadFiles: true);
 
-        var (code, output, error) = Realtime("--csv", Path.Combine(temp.Path, "labels.csv"));
+        var jsonl = Path.Combine(temp.Path, "labels.jsonl");
+        var (code, output, error) = Realtime("--csv", Path.Combine(temp.Path, "labels.csv"), "--jsonl", jsonl);
 
         Assert.True(code == 0, output + error);
         var lines = File.ReadAllLines(Path.Combine(temp.Path, "labels.csv"));
+        // One prediction feeds every output: the JSON lines say what the CSV says.
+        var objects = File.ReadAllLines(jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(lines.Skip(1).Select(l => (LabelsCsv.Split(l)![0], LabelsCsv.Split(l)![1])), objects.Select(o => (o.GetProperty("path").GetString()!, o.GetProperty("label").GetString()!)));
         Assert.Equal(["path", "label", "confidence", "p_cat", "p_dog", "width", "height", "error", "destination"], LabelsCsv.Split(lines[0]));
         var rows = lines.Skip(1).Select(l => LabelsCsv.Split(l)!).ToDictionary(r => r[0]);
         Assert.Equal((2 * PerClass) + bad.Count, rows.Count);

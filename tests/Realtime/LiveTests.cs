@@ -53,6 +53,18 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
+    public void Live_MinConfidenceAboveEveryProbability_LabelReadsUncertain()
+    {
+        var (code, output, error) = Realtime("--source", Video, "--duration", "1.5", "--target-fps", "1000", "--no-window", "--jsonl", Jsonl, "--min-confidence", "1");
+
+        Assert.True(code == 0, output + error);
+        var frames = Frames();
+        Assert.NotEmpty(frames);
+        Assert.All(frames, f => Assert.Equal("uncertain", f.GetProperty("label").GetString()));
+        Assert.All(frames, f => Assert.NotEqual("uncertain", f.GetProperty("raw_label").GetString()));
+    }
+
+    [Fact]
     public void Live_WindowUnderXvfb_DisplayedFrameIsTheAnnotatedVideo()
     {
         if (!File.Exists("/usr/bin/xvfb-run"))
