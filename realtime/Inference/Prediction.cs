@@ -1,10 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>Milliseconds spent in each stage of one classifier call (the whole batch), as Ultralytics reports them.</summary>
-public readonly record struct StageTimings(double PreprocessMs, double InferenceMs, double PostprocessMs)
-{
-    public double TotalMs => PreprocessMs + InferenceMs + PostprocessMs;
-}
+public readonly record struct StageTimings(double PreprocessMs, double InferenceMs, double PostprocessMs);
 
 /// <summary>
 /// One image's result; the same record flows to every output (CSV, JSON lines, window, log, recording), so no output
