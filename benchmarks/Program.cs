@@ -1,3 +1,3 @@
 using DogsVsCats.Vision.Benchmarks;
 
-return BenchCli.Build().Parse(args).Invoke();
+return await BenchCli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenCvSharp;
+
+namespace DogsVsCats.Vision.Realtime.Live;
+
+/// <summary>
+/// Reads frames on its own thread into the <see cref="FrameChannel"/>. The source is opened in StartAsync so a missing
+/// camera stops the app at once with a clear message. A video file ends the stream at its end (or restarts with
+/// --loop); a camera or stream that stops delivering is reopened with growing back-off.
+/// </summary>
+public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    private readonly RealtimeOptions settings = options.Value;
+    private readonly LiveSource source = new(options.Value.Source);
+    private VideoCapture? capture;
+
+    /// <summary>Frames per second the source reports (0 when it does not say).</summary>
+    public double SourceFps { get; private set; }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        capture = source.Open();
+        if (!capture.IsOpened())
+        {
+            capture.Dispose();
+            capture = null;
+            throw new InvalidOperationException(source.CannotOpen());
+        }
+
+        SourceFps = capture.Fps;
+        logger.LogInformation("Source: {Source} ({Kind}, {Width}x{Height}, {Fps:0.#} fps{Pacing}).", settings.Source, source.IsVideoFile ? "video file" : source.CameraIndex is null ? "stream" : "camera", capture.FrameWidth, capture.FrameHeight, SourceFps, channel.Live && source.IsVideoFile ? ", played in real time" : "");
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        capture?.Dispose();
+        base.Dispose();
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Capture(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Capture(CancellationToken stop)
+    {
+        var writer = channel.Channel.Writer;
+        var pacing = channel.Live && source.IsVideoFile && SourceFps > 0;
+        var clock = Stopwatch.StartNew();
+        var backoff = TimeSpan.FromSeconds(1);
+        long index = 0, paced = 0;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var image = new Mat();
+                if (!capture!.Read(image) || image.Empty())
+                {
+                    image.Dispose();
+                    if (source.IsVideoFile && settings.Loop && index > 0)
+                    {
+                        // index > 0: a video that yields no frame at all would otherwise be rewound forever.
+                        capture.Set(VideoCaptureProperties.PosFrames, 0);
+                        continue;
+                    }
+
+                    if (source.IsVideoFile)
+                    {
+                        logger.LogInformation("End of {Source} after {Frames} frames.", settings.Source, index);
+                        return;
+                    }
+
+                    Reconnect(ref backoff, stop);
+                    continue;
+                }
+
+                backoff = TimeSpan.FromSeconds(1);
+                if (pacing)
+                {
+                    // A camera delivers frame n at n / fps; waiting for that moment makes a file behave like one.
+                    var due = TimeSpan.FromSeconds(paced++ / SourceFps) - clock.Elapsed;
+                    if (due > TimeSpan.Zero)
+                    {
+                        stop.WaitHandle.WaitOne(due);
+                    }
+                }
+
+                var frame = new Frame(image, index++);
+                if (!writer.TryWrite(frame))
+                {
+                    // Only the waiting (non-live) channel is ever full: capture waits for the loop, nothing is dropped.
+                    if (!writer.WaitToWriteAsync(stop).AsTask().GetAwaiter().GetResult() || !writer.TryWrite(frame))
+                    {
+                        frame.Dispose();
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            writer.TryComplete();
+        }
+    }
+
+    private void Reconnect(ref TimeSpan backoff, CancellationToken stop)
+    {
+        logger.LogWarning("Lost {Source}; reopening in {Seconds:0} s.", settings.Source, backoff.TotalSeconds);
+        stop.WaitHandle.WaitOne(backoff);
+        backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        capture!.Dispose();
+        capture = source.Open();
+        if (capture.IsOpened())
+        {
+            logger.LogInformation("Reopened {Source}.", settings.Source);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Tests.Training;
+using DogsVsCats.Vision.Trainer.Training;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+
+namespace DogsVsCats.Vision.Tests.Realtime;
+
+/// <summary>The realtime classifier on real photos with the small training run's model.</summary>
+[Collection(SmallRunGroup.Name)]
+public sealed class ClassifierTests(SmallRunFixture run)
+{
+    private string ModelPath => Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
+
+    [Fact]
+    public void Classify_Batch4AndOneByOne_SameProbabilitiesAndTimings()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        var images = Photos(4);
+        try
+        {
+            var batch = classifier.Classify(images);
+            for (var i = 0; i < images.Length; i++)
+            {
+                var single = classifier.Classify([images[i]])[0];
+                Assert.Equal(batch[i].Probabilities, single.Probabilities, (a, b) => Math.Abs(a - b) <= 1e-5f);
+                Assert.Equal((images[i].Width, images[i].Height), (single.Width, single.Height));
+                Assert.Equal(1, single.BatchSize);
+            }
+
+            Assert.All(batch, p => Assert.Equal(1f, p.Probabilities.Sum(), 4));
+            Assert.All(batch, p => Assert.True(p.Timings.PreprocessMs > 0 && p.Timings.InferenceMs > 0 && p.Timings.PostprocessMs >= 0, p.Timings.ToString()));
+            Assert.Equal(classifier.Description.Labels, batch[0].Labels);
+        }
+        finally
+        {
+            Array.ForEach(images, i => i.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Classify_ManyCalls_ManagedAllocationsStayFlat()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        var images = Photos(2);
+        try
+        {
+            classifier.Classify(images);   // buffers for batch 2 are made here, once
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 20; i++)
+            {
+                classifier.Classify(images);
+            }
+
+            // Only the small result records: a per-call input or output buffer would be 224*224*3*2 = 301 KB each time.
+            var perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 20;
+            Assert.True(perCall < 4096, $"{perCall} bytes allocated per call");
+        }
+        finally
+        {
+            Array.ForEach(images, i => i.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Cam_AfterClassify_IsTheModelsMapForThatImageAndClass()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        var images = Photos(2);
+        try
+        {
+            var predictions = classifier.Classify(images);
+            // The top class's map averages to a larger logit than the other class's (softmax is monotonic in logits).
+            for (var i = 0; i < images.Length; i++)
+            {
+                var top = predictions[i].TopIndex;
+                var topMean = Mean(classifier.Cam(i, top, out var height, out var width));
+                var otherMean = Mean(classifier.Cam(i, 1 - top, out _, out _));
+                Assert.Equal((7, 7), (height, width));
+                Assert.True(topMean > otherMean - 1e-3, $"image {i}: top class map mean {topMean} < other {otherMean}");
+            }
+        }
+        finally
+        {
+            Array.ForEach(images, i => i.Dispose());
+        }
+
+        static double Mean(ReadOnlySpan<float> values)
+        {
+            double sum = 0;
+            foreach (var v in values)
+            {
+                sum += v;
+            }
+
+            return sum / values.Length;
+        }
+    }
+
+    [Fact]
+    public void Classifier_ModelWithoutContractMetadata_ThrowsWithWhatToDo()
+    {
+        var foreign = Path.Combine(AppContext.BaseDirectory, "models", "ResNet18.onnx");
+
+        var error = Assert.Throws<ModelContractException>(() => new Classifier(foreign, "cpu", 0, NullLogger.Instance));
+
+        Assert.Contains("trainer export", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Classifier_DeviceCudaWithoutCuda_FailsWithMessage()
+    {
+        try
+        {
+            using var cuda = new Classifier(ModelPath, "cuda", 0, NullLogger.Instance);
+            Assert.Equal("CUDA", cuda.Device);   // a machine where CUDA loads: the explicit request is honoured
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Contains("--device auto|cpu", e.Message, StringComparison.Ordinal);
+            using var auto = new Classifier(ModelPath, "auto", 0, NullLogger.Instance);
+            Assert.Equal("CPU", auto.Device);
+        }
+    }
+
+    private static Mat[] Photos(int count) =>
+        TestData.RealPhotos("cat", count / 2).Concat(TestData.RealPhotos("dog", count - (count / 2)))
+            .Select(p => ImageFile.TryRead(p, out var bgr, out var error) ? bgr : throw new InvalidOperationException(error))
+            .ToArray();
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using DogsVsCats.Vision.Tests.Training;
+using DogsVsCats.Vision.Trainer.Training;
+using OpenCvSharp;
+
+namespace DogsVsCats.Vision.Tests.Realtime;
+
+/// <summary>The live frame loop on the real cat video, played as a camera, with the small training run's model.</summary>
+[Collection(SmallRunGroup.Name)]
+public sealed class LiveTests(SmallRunFixture run) : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    private static string Video => Path.GetFullPath(Path.Combine(TestData.DogsVsCatsRoot, "..", "video", "cat.mp4"));
+
+    private string ModelPath => Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
+
+    private string Jsonl => Path.Combine(temp.Path, "frames.jsonl");
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public void Live_LoopSlowerThanCamera_DropsFramesAndLatencyStaysBounded()
+    {
+        // The video delivers 30 fps in real time; the loop is capped at 5 fps, so 5 of every 6 frames must be dropped.
+        var (code, output, error) = Realtime("--source", Video, "--realtime-pacing", "--target-fps", "5", "--duration", "4", "--no-window", "--jsonl", Jsonl);
+
+        Assert.True(code == 0, output + error);
+        var frames = Frames();
+        Assert.InRange(frames.Count, 10, 25);
+        var indices = frames.Select(f => f.GetProperty("frame").GetInt64()).ToArray();
+        var gaps = indices.Zip(indices.Skip(1), (a, b) => b - a).ToArray();
+        Assert.True(gaps.Average() >= 3, $"frames were queued, not dropped: mean index step {gaps.Average():0.0}");
+        Assert.True(frames[^1].GetProperty("dropped").GetInt64() >= indices[^1] - frames.Count, "the channel did not count what it dropped");
+        // Queued frames would age by ~170 ms per frame (4 s of backlog by the end); the newest-frame channel keeps them young.
+        var latencies = frames.Select(f => f.GetProperty("latency_ms").GetDouble()).ToArray();
+        Assert.True(latencies.Max() < 1000, $"latency reached {latencies.Max():0} ms");
+        var half = latencies.Length / 2;
+        Assert.True(latencies.Skip(half).Average() < latencies.Take(half).Average() + 250, "latency grows over time: frames are piling up");
+    }
+
+    [Fact]
+    public void Live_VideoFileWithoutPacing_EveryFrameInOrder()
+    {
+        var (code, output, error) = Realtime("--source", Video, "--target-fps", "1000", "--duration", "3", "--no-window", "--jsonl", Jsonl);
+
+        Assert.True(code == 0, output + error);
+        var indices = Frames().Select(f => f.GetProperty("frame").GetInt64()).ToArray();
+        Assert.True(indices.Length >= 10, $"only {indices.Length} frames");
+        Assert.Equal(Enumerable.Range(0, indices.Length).Select(i => (long)i), indices);
+        Assert.Contains("0 dropped", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Live_MinConfidenceAboveEveryProbability_LabelReadsUncertain()
+    {
+        var (code, output, error) = Realtime("--source", Video, "--duration", "1.5", "--target-fps", "1000", "--no-window", "--jsonl", Jsonl, "--min-confidence", "1");
+
+        Assert.True(code == 0, output + error);
+        var frames = Frames();
+        Assert.NotEmpty(frames);
+        Assert.All(frames, f => Assert.Equal("uncertain", f.GetProperty("label").GetString()));
+        Assert.All(frames, f => Assert.NotEqual("uncertain", f.GetProperty("raw_label").GetString()));
+    }
+
+    [Fact]
+    public void Live_WindowUnderXvfb_DisplayedFrameIsTheAnnotatedVideo()
+    {
+        if (!File.Exists("/usr/bin/xvfb-run"))
+        {
+            return;   // No virtual display here; the window path needs one.
+        }
+
+        var plain = Path.Combine(temp.Path, "plain");
+        var heat = Path.Combine(temp.Path, "heat");
+        var (code, output, error) = Xvfb("--snapshot-at", "8", "--snapshot-dir", plain);
+        Assert.True(code == 0, output + error);
+        (code, output, error) = Xvfb("--snapshot-at", "8", "--snapshot-dir", heat, "--heatmap");
+        Assert.True(code == 0, output + error);
+
+        using var shown = Cv2.ImRead(Directory.GetFiles(plain).Single());
+        using var shownWithHeat = Cv2.ImRead(Directory.GetFiles(heat).Single());
+        using var video = new VideoCapture(Video);
+        Assert.Equal((video.FrameWidth, video.FrameHeight), (shown.Width, shown.Height));
+        Cv2.MeanStdDev(shown, out _, out var spread);
+        Assert.True(spread.Val0 > 10, $"the displayed frame is blank (std dev {spread.Val0:0.0})");
+        // The heat map is blended over the model's region, so the two snapshots must differ clearly there.
+        using var difference = new Mat();
+        Cv2.Absdiff(shown, shownWithHeat, difference);
+        Assert.True(Cv2.Mean(difference).Val0 + Cv2.Mean(difference).Val2 > 10, "the heat map changed nothing");
+
+        (int, string, string) Xvfb(params string[] args) => RealtimeProcess.Run(
+            ["--model", ModelPath, "--source", Video, "--duration", "3", "--target-fps", "1000", .. args],
+            wrapper: ["/usr/bin/xvfb-run", "-a"]);
+    }
+
+    [Fact]
+    public void Live_Record_WritesPlayableVideoAndNeverOverwrites()
+    {
+        var record = Path.Combine(temp.Path, "out.mp4");
+        var (code, output, error) = Realtime("--source", Video, "--duration", "2", "--target-fps", "1000", "--no-window", "--record", record);
+        Assert.True(code == 0, output + error);
+        using (var written = new VideoCapture(record))
+        {
+            Assert.True(written.FrameCount >= 5, $"{written.FrameCount} frames recorded");
+        }
+
+        var size = new FileInfo(record).Length;
+        (code, _, error) = Realtime("--source", Video, "--duration", "1", "--no-window", "--record", record);
+
+        Assert.Equal(2, code);
+        Assert.Contains("already exists", error, StringComparison.Ordinal);
+        Assert.Equal(size, new FileInfo(record).Length);
+    }
+
+    [Fact]
+    public void Live_NoCamera_ExitsWithClearMessage()
+    {
+        var (code, _, error) = Realtime("--source", "9", "--no-window");
+
+        Assert.Equal(2, code);
+        Assert.Contains("No camera at index 9", error, StringComparison.Ordinal);
+    }
+
+    private (int Code, string Output, string Error) Realtime(params string[] args) =>
+        RealtimeProcess.Run(["--model", ModelPath, .. args]);
+
+    private List<JsonElement> Frames() =>
+        File.ReadAllLines(Jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+}

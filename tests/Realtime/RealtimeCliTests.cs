@@ -1,0 +1,72 @@
+using DogsVsCats.Vision.Realtime;
+using DogsVsCats.Vision.Realtime.Cli;
+
+namespace DogsVsCats.Vision.Tests.Realtime;
+
+public sealed class RealtimeCliTests
+{
+    [Fact]
+    public void Help_EveryOptionsProperty_IsDocumented()
+    {
+        var (code, output, _) = RealtimeProcess.Run(["--help"]);
+
+        Assert.Equal(0, code);
+        foreach (var property in typeof(RealtimeOptions).GetProperties().Where(p => p.CanWrite))
+        {
+            // MinConfidence -> --min-confidence
+            var option = "--" + string.Concat(property.Name.Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : char.ToLowerInvariant(c).ToString()));
+            Assert.Contains(option, output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Parse_TypedOptionsOnly_BecomeConfigurationOverrides()
+    {
+        IReadOnlyDictionary<string, string?>? overrides = null;
+        var root = RealtimeCli.Build((values, _) =>
+        {
+            overrides = values;
+            return Task.FromResult(0);
+        });
+
+        await root.Parse(["--model", "m.onnx", "--batch", "8", "--no-window"]).InvokeAsync();
+
+        Assert.NotNull(overrides);
+        Assert.Equal("m.onnx", overrides["Realtime:Model"]);
+        Assert.Equal("8", overrides["Realtime:Batch"]);
+        Assert.Equal("True", overrides["Realtime:NoWindow"]);
+        // Untyped options must not mask appsettings.json or DOGSVSCATS_ variables with defaults.
+        Assert.Equal(3, overrides.Count);
+    }
+
+    [Fact]
+    public void Run_NoModel_ExitsWithMessageSayingWhatToDo()
+    {
+        using var temp = new TempDirectory();
+
+        var (code, _, error) = RealtimeProcess.Run(["--source", temp.Path]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--model is required", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_BadValuesFromEnvironment_ListsEveryProblem()
+    {
+        using var temp = new TempDirectory();
+        var environment = new Dictionary<string, string>
+        {
+            ["DOGSVSCATS_REALTIME__MODEL"] = Path.Combine(temp.Path, "missing.onnx"),
+            ["DOGSVSCATS_REALTIME__DEVICE"] = "tpu",
+            ["DOGSVSCATS_REALTIME__SORT"] = "move",
+        };
+
+        var (code, _, error) = RealtimeProcess.Run(["--source", temp.Path], environment);
+
+        Assert.Equal(2, code);
+        Assert.Contains("missing.onnx' does not exist", error, StringComparison.Ordinal);
+        Assert.Contains("--device 'tpu'", error, StringComparison.Ordinal);
+        Assert.Contains("--sort move needs --out", error, StringComparison.Ordinal);
+    }
+}
