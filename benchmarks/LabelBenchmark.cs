@@ -67,7 +67,8 @@ public static class LabelBenchmark
 
     private static double RawRate(string modelPath, int batch, double seconds, int threads)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        // The same threads as the app's Classifier: 0 = every logical core.
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount };
         using var session = new InferenceSession(modelPath, options);
         var description = ModelDescription.FromProperties(session.ModelMetadata.CustomMetadataMap, modelPath);
         var pixels = new byte[batch * description.InputHeight * description.InputWidth * 3];

@@ -28,7 +28,13 @@ public sealed class Classifier : IDisposable
     public Classifier(string modelPath, string device, int threads, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(logger);
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        // 0 means every logical core: ONNX Runtime's own default counts physical cores only, which halved the
+        // throughput on a 2-vCPU machine (measured with bench label: 43 vs 92 images/s at batch 32).
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount,
+        };
         Device = SelectDevice(options, device, logger);
         session = new InferenceSession(modelPath, options);
         try
