@@ -112,6 +112,31 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
+    public void Live_WindowKeys_SnapshotHeatMapAndQuit()
+    {
+        // Real key presses into the window (xdotool on the virtual display): s, h, s, then q, which must end a run
+        // that would otherwise last 60 s.
+        Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/xdotool"), "xvfb-run or xdotool is missing: run ./dogsvscats deps");
+        var snapshots = Path.Combine(temp.Path, "keys");
+        const string Script = "\"$@\" & app=$!; sleep 8; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); " +
+            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; xdotool key q; wait $app";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (code, output, error) = RealtimeProcess.Run(
+            ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60", "--snapshot-dir", snapshots],
+            wrapper: ["/usr/bin/xvfb-run", "-a", "-s", "-screen 0 1024x1024x24", "bash", "-c", Script, "keys"]);
+
+        Assert.True(code == 0, output + error);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"q did not end the run ({clock.Elapsed.TotalSeconds:F0} s)");
+        var files = Directory.GetFiles(snapshots).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(2, files.Length);
+        using var before = Cv2.ImRead(files[0]);
+        using var after = Cv2.ImRead(files[1]);
+        using var difference = new Mat();
+        Cv2.Absdiff(before, after, difference);
+        Assert.True(Cv2.Mean(difference).Val0 + Cv2.Mean(difference).Val2 > 10, "h did not switch the heat map on");
+    }
+
+    [Fact]
     public void Live_Record_WritesPlayableVideoAndNeverOverwrites()
     {
         var record = Path.Combine(temp.Path, "out.mp4");
