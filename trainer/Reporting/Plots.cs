@@ -40,6 +40,7 @@ public static class Plots
         }
 
         plot.Title("Loss per epoch (dashed: train, solid: validation, circle: best epoch)");
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };   // epochs are whole
         plot.XLabel("Epoch");
         plot.YLabel("Cross-entropy loss");
         plot.ShowLegend(Alignment.UpperRight);
