@@ -76,6 +76,21 @@ public sealed class DatasetScannerTests : IDisposable
     }
 
     [Fact]
+    public void Scan_TrainFolderWithoutValidation_SplitsTrainAndIgnoresSiblings()
+    {
+        // Kaggle's download: train/ is labelled, test1/ is not; the split comes from train/ alone.
+        TestData.CopyFlat(Path.Combine(_temp.Path, "train"), 5);
+        TestData.CopyFlat(Path.Combine(_temp.Path, "test1"), 2);
+
+        var split = DatasetScanner.Scan(_temp.Path);
+
+        Assert.False(split.ExplicitValidation);
+        Assert.Equal(DatasetScanner.KaggleFlatLayout, split.Layout);
+        Assert.Equal(10, split.Train.Count + split.Validation.Count);
+        Assert.All(split.Train.Concat(split.Validation), f => Assert.Contains($"{Path.DirectorySeparatorChar}train{Path.DirectorySeparatorChar}", f.Path, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Scan_ExplicitValidationWithOtherClasses_ThrowsNamingBoth()
     {
         TestData.CopyClassFolders(Path.Combine(_temp.Path, "train"), 2);

@@ -119,6 +119,18 @@ public sealed class ReportingTests : IDisposable
         Assert.Contains("| cat | 86.36 % | 95.00 % |", md, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Write_DivergedStrategyWithNaNLoss_StillWritesJson()
+    {
+        var report = SampleReport();
+        report = report with { Strategies = [.. report.Strategies, Result("diverged", double.NaN, 0.5)] };
+
+        ReportWriter.Write(_temp.Path, report);
+
+        var back = JsonSerializer.Deserialize<RunReport>(File.ReadAllText(Path.Combine(_temp.Path, "report.json")), ReportWriter.JsonOptions)!;
+        Assert.True(double.IsNaN(back.Strategies[^1].ValidationLoss));
+    }
+
     [Theory]
     [InlineData("loss_curves.png")]
     [InlineData("confusion_matrix.png")]

@@ -39,6 +39,8 @@ public static class Plots
             }
         }
 
+        // Epochs are whole numbers; a tick at 1.5 would suggest a measurement that does not exist.
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title("Loss per epoch (dashed: train, solid: validation, circle: best epoch)");
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };   // epochs are whole
         plot.XLabel("Epoch");
@@ -80,6 +82,8 @@ public static class Plots
         var centers = Enumerable.Range(0, n).Select(i => i + 0.5).ToArray();
         plot.Axes.Bottom.SetTicks(centers, classes);
         plot.Axes.Left.SetTicks(centers, classes.Reverse().ToArray());
+        plot.Axes.Bottom.TickLabelStyle.FontSize = 16;
+        plot.Axes.Left.TickLabelStyle.FontSize = 16;
         plot.Axes.SetLimits(0, n, 0, n);
         plot.HideGrid();
         plot.Title(title);
