@@ -42,7 +42,6 @@ public static class Plots
         // Epochs are whole numbers; a tick at 1.5 would suggest a measurement that does not exist.
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title("Loss per epoch (dashed: train, solid: validation, circle: best epoch)");
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };   // epochs are whole
         plot.XLabel("Epoch");
         plot.YLabel("Cross-entropy loss");
         plot.ShowLegend(Alignment.UpperRight);
