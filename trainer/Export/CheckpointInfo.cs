@@ -13,13 +13,7 @@ public sealed record CheckpointInfo(
 
     public static string PathFor(string checkpoint) => checkpoint + ".json";
 
-    public void Save(string checkpoint)
-    {
-        var path = PathFor(checkpoint);
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, Options) + "\n");
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Save(string checkpoint) => AtomicFile.WriteAllText(PathFor(checkpoint), JsonSerializer.Serialize(this, Options) + "\n");
 
     public static CheckpointInfo Load(string checkpoint)
     {

@@ -20,7 +20,8 @@ public static class ModelExporter
     public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite)
     {
         var info = CheckpointInfo.Load(checkpoint);
-        using var model = new TransferModel(Backbones.Create(info.Backbone), new ClassifierHead(Backbones.Describe(info.Backbone).FeatureChannels, info.Labels.Count));
+        var backbone = Backbones.Describe(info.Backbone);
+        using var model = new TransferModel(Backbones.Create(info.Backbone), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
         try
         {
             model.load(checkpoint);
@@ -31,8 +32,7 @@ public static class ModelExporter
         }
 
         var metadata = new ModelDescription(
-            info.Labels, Backbones.Describe(info.Backbone).InputWidth, Backbones.Describe(info.Backbone).InputHeight, info.Backbone,
-            Backbones.Describe(info.Backbone).Preprocessing, info.Strategy, info.ValidationLoss, info.ValidationAccuracy, info.TrainedAt,
+            info.Labels, backbone.InputWidth, backbone.InputHeight, info.Backbone, backbone.Preprocessing, info.Strategy, info.ValidationLoss, info.ValidationAccuracy, info.TrainedAt,
             Producer, ProducerVersion);
         Export(model, metadata, output, overwrite);
         return metadata;
@@ -86,19 +86,16 @@ public static class ModelExporter
             proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         }
 
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            using (var stream = File.Create(temp))
+            AtomicFile.Write(full, temp =>
             {
+                using var stream = File.Create(temp);
                 proto.WriteTo(stream);
-            }
-
-            File.Move(temp, full, overwrite);
+            }, overwrite);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temp);
             throw new ExportException($"Cannot write '{full}': {e.Message}", e);
         }
     }

@@ -15,17 +15,20 @@ public static class FeatureCache
 {
     private const string Magic = "DVCFEAT1";
 
-    public static string Key(BackboneInfo backbone, IEnumerable<string> weightFiles, ImageSet images, IReadOnlyList<string> classes)
+    /// <summary>SHA-256 of the weight files' bytes (tens of MB): computed once per run and shared by every split's key.</summary>
+    public static string WeightsDigest(IEnumerable<string> weightFiles) => string.Join("|", weightFiles.Select(file =>
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexString(SHA256.HashData(stream));
+    }));
+
+    public static string Key(BackboneInfo backbone, string weightsDigest, ImageSet images, IReadOnlyList<string> classes)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => sha.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
         Add(Magic);
         Add($"{backbone.Name}|{backbone.InputWidth}x{backbone.InputHeight}|{backbone.Preprocessing}");
-        foreach (var file in weightFiles)
-        {
-            using var stream = File.OpenRead(file);
-            Add(Convert.ToHexString(SHA256.HashData(stream)));
-        }
+        Add(weightsDigest);
 
         Add($"{ImagePreprocessing.ResizeRule}|{ImagePreprocessing.Interpolation}|{images.Width}x{images.Height}");
         Add(string.Join("|", classes));
@@ -75,16 +78,14 @@ public static class FeatureCache
     public static void Save(string path, float[] features, int dimension, int[] labels)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = $"{path}.{Environment.ProcessId}.tmp";
-        using (var writer = new BinaryWriter(File.Create(temp)))
+        AtomicFile.Write(path, temp =>
         {
+            using var writer = new BinaryWriter(File.Create(temp));
             writer.Write(Magic);
             writer.Write(labels.Length);
             writer.Write(dimension);
             writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(features.AsSpan()));
             writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(labels.AsSpan()));
-        }
-
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -65,8 +65,9 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
         using var model = NewModel(out var backbone, out var head);
         Freeze(backbone, trainable: null);
         var notes = new List<string>();
-        var (train, trainPhase) = Features(backbone, data.Train, "train", notes);
-        var (validation, validationPhase) = Features(backbone, data.Validation, "validation", notes);
+        var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(backboneName));
+        var (train, trainPhase) = Features(backbone, weights, data.Train, "train", notes);
+        var (validation, validationPhase) = Features(backbone, weights, data.Validation, "validation", notes);
         using (train.Features)
         using (validation.Features)
         {
@@ -180,10 +181,10 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
 
     private sealed record CachedFeatures(Tensor Features, FeatureBatchSource Source);
 
-    private (CachedFeatures Cached, PhaseTiming Phase) Features(Backbone backbone, ImageSet images, string split, List<string> notes)
+    private (CachedFeatures Cached, PhaseTiming Phase) Features(Backbone backbone, string weightsDigest, ImageSet images, string split, List<string> notes)
     {
         var clock = Stopwatch.StartNew();
-        var key = FeatureCache.Key(backbone.Info, Backbones.WeightFiles(backboneName), images, Classes);
+        var key = FeatureCache.Key(backbone.Info, weightsDigest, images, Classes);
         var path = FeatureCache.PathFor(settings.CacheDirectory, key);
         if (FeatureCache.TryLoad(path, out var vectors, out var dimension, out var labels) && labels.Length == images.Count)
         {

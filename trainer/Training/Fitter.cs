@@ -173,12 +173,7 @@ public static class Fitter
     }
 
     /// <summary>Writes the checkpoint beside its target and renames, so a crash never leaves half a file.</summary>
-    public static void Save(nn.Module module, string path)
-    {
-        var temp = path + ".tmp";
-        module.save(temp);
-        File.Move(temp, path, overwrite: true);
-    }
+    public static void Save(nn.Module module, string path) => AtomicFile.Write(path, temp => module.save(temp));
 
     public static (long Trainable, long Frozen) CountParameters(nn.Module module)
     {
