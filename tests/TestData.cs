@@ -8,6 +8,9 @@ public static class TestData
     /// <summary>The dogs-vs-cats folder (cat/ and dog/ of real photos): $DOGSVSCATS_DATA, else ../shared/data/dogs-vs-cats beside the repository.</summary>
     public static string DogsVsCatsRoot { get; } = FindDataRoot();
 
+    /// <summary>The folder holding DogsVsCats.Vision.sln.</summary>
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
     public static string NewTempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "dogsvscats-tests", Guid.NewGuid().ToString("N"));
@@ -59,11 +62,16 @@ public static class TestData
             return Path.GetFullPath(fromEnvironment);
         }
 
+        return Path.GetFullPath(Path.Combine(FindRepositoryRoot(), "..", "shared", "data", "dogs-vs-cats"));
+    }
+
+    private static string FindRepositoryRoot()
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "DogsVsCats.Vision.sln")))
             {
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data", "dogs-vs-cats"));
+                return dir.FullName;
             }
         }
 

@@ -158,7 +158,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
 
     private TransferModel LoadWinner()
     {
-        var model = new TransferModel(Backbones.Create(CntkResNet18.BackboneName), new ClassifierHead(512, run.Report.Dataset.Classes.Count));
+        var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, run.Report.Dataset.Classes.Count));
         model.load(WinnerCheckpoint);
         model.eval();
         return model;

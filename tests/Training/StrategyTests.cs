@@ -141,8 +141,8 @@ public sealed class StrategyTests(SmallRunFixture run)
     private static List<string> ChangedBackboneTensors(string checkpoint)
     {
         using var scope = NewDisposeScope();
-        using var pretrained = Backbones.Create(CntkResNet18.BackboneName);
-        using var trained = new TransferModel(Backbones.Create(CntkResNet18.BackboneName), new ClassifierHead(512, 2));
+        using var pretrained = Backbones.Create(BackboneSpec.Default);
+        using var trained = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, 2));
         trained.load(checkpoint);
         var reference = pretrained.state_dict();
         return [.. trained.state_dict()

@@ -67,8 +67,16 @@ public static class TrainerCli
             DefaultValueFactory = _ => StrategyNames.All,
         };
         strategy.AcceptOnlyFromAmong([.. StrategyNames.Choices]);
-        var backbone = new Option<string>("--backbone") { Description = "Pretrained backbone.", DefaultValueFactory = _ => CntkResNet18.BackboneName };
+        var backbone = new Option<string>("--backbone")
+        {
+            Description = $"Pretrained backbone. {CntkResNet18.BackboneName}: ImageNet ResNet-18 shipped with the program (224 px). {TorchvisionResNet50.BackboneName} (224 px), {TorchvisionInceptionV3.BackboneName} (299 px, the study's network): torchvision's, with --weights.",
+            DefaultValueFactory = _ => CntkResNet18.BackboneName,
+        };
         backbone.AcceptOnlyFromAmong([.. Backbones.Names]);
+        var weights = new Option<string?>("--weights")
+        {
+            Description = "torchvision state_dict for resnet50 or inception_v3: a .pth saved by torch.save(model.state_dict(), ...) or a .safetensors file. Its ImageNet classifier (fc, AuxLogits) is ignored.",
+        };
         var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
         var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {StrategyNames.Frozen} {StrategyNames.DefaultEpochs(StrategyNames.Frozen)}, {StrategyNames.Features} {StrategyNames.DefaultEpochs(StrategyNames.Features)}, {StrategyNames.Finetune} {StrategyNames.DefaultEpochs(StrategyNames.Finetune)}]." };
@@ -89,12 +97,18 @@ public static class TrainerCli
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, device, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
+            data, strategy, backbone, weights, device, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
         };
         command.SetAction(parsed =>
         {
             try
             {
+                var backboneSpec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights));
+                if (Backbones.Problem(backboneSpec) is { } problem)
+                {
+                    throw new BackboneWeightsException(problem);
+                }
+
                 var threadCount = parsed.GetValue(threads);
                 TorchSharp.torch.set_num_threads(threadCount > 0 ? threadCount : Environment.ProcessorCount);
                 var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--patience", parsed.GetValue(patience)) };
@@ -126,7 +140,7 @@ public static class TrainerCli
                 {
                     DataRoot = parsed.GetValue(data)!,
                     Strategy = parsed.GetValue(strategy)!,
-                    Backbone = parsed.GetValue(backbone)!,
+                    Backbone = backboneSpec,
                     ValidationFraction = parsed.GetValue(valSplit),
                     LimitPerClass = parsed.GetValue(limit),
                     OutputRoot = parsed.GetValue(output)!,
@@ -135,7 +149,7 @@ public static class TrainerCli
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitOk;
             }
-            catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException)
+            catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException or BackboneWeightsException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return ExitBadInput;

@@ -48,6 +48,22 @@ public sealed class OnnxGraphBuilder
 
     public string Sub(string a, string b) => Node("Sub", [a, b], "sub");
 
+    public string Mul(string a, string b) => Node("Mul", [a, b], "mul");
+
+    /// <summary>Picks <paramref name="indices"/> along <paramref name="axis"/> (e.g. channels 2, 1, 0: BGR to RGB).</summary>
+    public string Gather(string input, long axis, long[] indices) =>
+        Node("Gather", [input, Int64Initializer("indices", indices)], "gather", IntAttribute("axis", axis));
+
+    public string Concat(string[] inputs, long axis) => Node("Concat", inputs, "concat", IntAttribute("axis", axis));
+
+    /// <summary>Square average pooling with symmetric zero padding, as PyTorch's avg_pool2d(kernel, stride, padding).</summary>
+    public string AveragePool(string input, long kernel, long stride, long padding, bool countIncludePad) => Node(
+        "AveragePool", [input], "avgpool",
+        IntsAttribute("kernel_shape", kernel, kernel),
+        IntsAttribute("strides", stride, stride),
+        IntsAttribute("pads", padding, padding, padding, padding),
+        IntAttribute("count_include_pad", countIncludePad ? 1 : 0));
+
     public string Softmax(string input, int axis) => Node("Softmax", [input], "softmax", IntAttribute("axis", axis));
 
     public string Flatten(string input, int axis) => Node("Flatten", [input], "flatten", IntAttribute("axis", axis));

@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Trainer.Strategies;
 public sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, IReadOnlyList<SkippedFile> Skipped);
 
 /// <summary>The study's three ways to reuse a pretrained backbone, on one dataset, each in its own folder of the run.</summary>
-public sealed class StrategyRunner(TrainingData data, string backboneName, TrainingSettings settings, string runDirectory, IProgressReporter progress)
+public sealed class StrategyRunner(TrainingData data, BackboneSpec backboneSpec, TrainingSettings settings, string runDirectory, IProgressReporter progress)
 {
     private string? featuresHead;
 
@@ -65,7 +65,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
         using var model = NewModel(out var backbone, out var head);
         Freeze(backbone, trainable: null);
         var notes = new List<string>();
-        var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(backboneName));
+        var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(backboneSpec));
         var (train, trainPhase) = Features(backbone, weights, data.Train, "train", notes);
         var (validation, validationPhase) = Features(backbone, weights, data.Validation, "validation", notes);
         using (train.Features)
@@ -166,7 +166,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
     private TransferModel NewModel(out Backbone backbone, out ClassifierHead head)
     {
         torch.manual_seed(settings.Seed);
-        backbone = Backbones.Create(backboneName);
+        backbone = Backbones.Create(backboneSpec);
         head = new ClassifierHead(backbone.Info.FeatureChannels, Classes.Count);
         var model = new TransferModel(backbone, head);
         model.to(settings.Device);
@@ -222,7 +222,7 @@ public sealed class StrategyRunner(TrainingData data, string backboneName, Train
     {
         var (trainable, frozen) = Fitter.CountParameters(model);
         var metrics = ClassificationMetrics.Compute(fit.Best.Truth, fit.Best.Predicted, Classes);
-        new CheckpointInfo(backboneName, Classes, strategy, fit.Best.Loss, fit.Best.Accuracy, DateTimeOffset.Now).Save(fit.Checkpoint);
+        new CheckpointInfo(backboneSpec.Name, Classes, strategy, fit.Best.Loss, fit.Best.Accuracy, DateTimeOffset.Now).Save(fit.Checkpoint);
         progress.Log($"{strategy}: best epoch {fit.BestEpoch}, validation loss {fit.Best.Loss:F4}, accuracy {fit.Best.Accuracy:P2}; {trainable:N0} trainable / {frozen:N0} frozen parameters; {seconds:F1} s.");
         return new StrategyResult(strategy, fit.BestEpoch, fit.Best.Loss, fit.Best.Accuracy, metrics, fit.Epochs, phases, trainable, frozen, seconds, fit.Checkpoint, notes);
     }

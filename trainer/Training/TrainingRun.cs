@@ -14,7 +14,7 @@ public sealed record RunRequest
 
     public string Strategy { get; init; } = StrategyNames.All;
 
-    public string Backbone { get; init; } = CntkResNet18.BackboneName;
+    public BackboneSpec Backbone { get; init; } = BackboneSpec.Default;
 
     public double ValidationFraction { get; init; } = 0.2;
 
@@ -36,6 +36,7 @@ public static class TrainingRun
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         var plan = StrategyNames.Plan(request.Strategy);
+        CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
         var runDirectory = NewRunDirectory(request.OutputRoot, started);
         progress.Log($"Run folder: {runDirectory}");
@@ -46,7 +47,7 @@ public static class TrainingRun
         var summary = new DatasetSummary(
             Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
             data.Split.ExplicitValidation, data.Skipped);
-        var report = new RunReport(started, request.Backbone, settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
+        var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
         ReportWriter.Write(runDirectory, report);
         progress.Log($"Winner: {winner}. {reason}");
         progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
@@ -81,7 +82,7 @@ public static class TrainingRun
     private static ImageSet Decode(IReadOnlyList<LabeledFile> files, string name, List<SkippedFile> skipped, RunRequest request, IProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
-        var input = Backbones.Describe(request.Backbone);
+        var input = Backbones.Describe(request.Backbone.Name);
         using var task = progress.Start($"decode {name}", files.Count, "img");
         var set = ImageLoader.Load(
             files, input.InputWidth, input.InputHeight, skipped, s => progress.Log($"warning: skipped {s.Path}: {s.Reason}"),
@@ -89,6 +90,18 @@ public static class TrainingRun
         progress.Log($"Decoded {set.Count} {name} images in {clock.Elapsed.TotalSeconds:F1} s ({set.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} img/s).");
         return set;
     }
+
+    /// <summary>Loads the backbone's weights once before any photo is decoded, so a wrong file fails in seconds.</summary>
+    private static void CheckBackbone(BackboneSpec spec, IProgressReporter progress)
+    {
+        var clock = Stopwatch.StartNew();
+        using var backbone = Backbones.Create(spec);
+        var info = backbone.Info;
+        progress.Log($"Backbone: {Describe(spec)}, input {info.InputWidth}x{info.InputHeight}, {info.FeatureChannels} features; weights checked in {clock.Elapsed.TotalSeconds:F1} s.");
+    }
+
+    private static string Describe(BackboneSpec spec) =>
+        spec.WeightsPath is null ? spec.Name : $"{spec.Name} (weights {Path.GetFullPath(spec.WeightsPath)})";
 
     /// <summary>runs/yyyyMMdd-HHmmss, with -2, -3... if that exists: an earlier run is never overwritten.</summary>
     public static string NewRunDirectory(string root, DateTimeOffset started)

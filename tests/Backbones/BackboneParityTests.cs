@@ -13,7 +13,7 @@ public sealed class BackboneParityTests
     public void CntkResNet18_RealPhotos_MatchesOriginalOnnxFeatures()
     {
         var photos = ParityPhotos(8);
-        using var backbone = Backbones.Create(CntkResNet18.BackboneName);
+        using var backbone = Backbones.Create(BackboneSpec.Default);
         backbone.eval();
         using var prep = new InferenceSession(Backbones.ResNet18PreprocessOnnxPath);
         using var resnet = new InferenceSession(Backbones.ResNet18OnnxPath);
