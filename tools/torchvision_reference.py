@@ -2,11 +2,13 @@
 """Writes torchvision state_dicts and reference outputs that the trainer's backbones must reproduce.
 
 For each architecture (resnet50, inception_v3) it builds torchvision's model with random weights (seeded), gives
-its BatchNorm layers realistic running statistics by running a few batches in train mode, then writes:
+its BatchNorm layers running statistics measured on the given photos (train mode, a cumulative average), so that
+activations on real photos stay at the scale a trained network has, then writes:
 
   <arch>.pth                    torch.save(model.state_dict()): what users bring from torchvision
   <arch>.safetensors            the same tensors in the safetensors format
-  <arch>-reference.safetensors  'input': BGR pixels 0..255, float32 [N, 3, H, W] (the trainer's backbone input);
+  <arch>-reference.safetensors  'input': BGR pixels 0..255 of the first two photos, float32 [2, 3, H, W] (the
+                                trainer's backbone input; resized here by PIL, the C# side reads these pixels);
                                 'features': the last feature map torchvision computes for them, [N, C, h, w];
                                 'features_f64': the same in float64, free of float32 rounding (a random deep
                                 network amplifies it to ~1e-3 here, more than the 1e-4 the port must meet);
@@ -16,7 +18,8 @@ The preprocessing here is the one the trainer puts inside its backbones (see tra
 BGR -> RGB, /255, then ImageNet mean/std for resnet50, and (x - 0.5) / 0.5 for inception_v3 (what torchvision's
 transform_input=True does to ImageNet-normalised input for its published Inception weights).
 
-Usage: python3 tools/torchvision_reference.py OUT_DIR   (Debian: apt-get install python3-torch python3-torchvision)
+Usage: python3 tools/torchvision_reference.py OUT_DIR PHOTO PHOTO [PHOTO ...]
+       (Debian: apt-get install python3-torch python3-torchvision)
 """
 import json
 import struct
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import torch
 import torchvision
+from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -71,14 +75,28 @@ def normalise(bgr, mean, std):
     return (rgb - torch.tensor(mean, dtype=bgr.dtype).view(1, 3, 1, 1)) / torch.tensor(std, dtype=bgr.dtype).view(1, 3, 1, 1)
 
 
-def main(out_dir):
+def load_bgr(paths, size):
+    """Photos as BGR float pixels 0..255, [N, 3, size, size]: centre square, bilinear resize."""
+    images = []
+    for path in paths:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+            side = min(rgb.size)
+            left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+            rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+            pixels = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8).view(size, size, 3)
+            images.append(pixels.permute(2, 0, 1).flip(0).float())
+    return torch.stack(images)
+
+
+def main(out_dir, photos):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for name, (build, size, mean, std, layers) in ARCHITECTURES.items():
         torch.manual_seed(0)
         model = build()
-        generator = torch.Generator().manual_seed(1)
+        calibration = load_bgr(photos, size)
 
         # Realistic BatchNorm statistics: a cumulative average over a few batches of random images in train mode.
         for module in model.modules():
@@ -86,12 +104,11 @@ def main(out_dir):
                 module.momentum = None
         model.train()
         with torch.no_grad():
-            for _ in range(3):
-                pixels = torch.randint(0, 256, (4, 3, size, size), generator=generator).float()
-                model(normalise(pixels, mean, std))
+            for batch in calibration.split(4):
+                model(normalise(batch, mean, std))
         model.eval()
 
-        pixels = torch.randint(0, 256, (2, 3, size, size), generator=generator).float()
+        pixels = calibration[:2].contiguous()
         with torch.no_grad():
             x = normalise(pixels, mean, std)
             logits = model(x)
@@ -120,6 +137,6 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 4:
         raise SystemExit(__doc__)
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

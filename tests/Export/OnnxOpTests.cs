@@ -14,6 +14,8 @@ public sealed class OnnxOpTests
         ["conv 3x3 stride 2 pad 1 bias"] = (() => nn.Conv2d(3, 8, 3, stride: 2, padding: 1, bias: true), [2, 3, 9, 11]),
         ["conv 1x1 stride 2 no bias"] = (() => nn.Conv2d(4, 6, 1, stride: 2, bias: false), [2, 4, 8, 8]),
         ["conv 7x7 stride 2"] = (() => nn.Conv2d(3, 4, 7, stride: 2, bias: false), [1, 3, 21, 21]),
+        ["conv 1x7 pad 0,3 (Inception)"] = (() => nn.Conv2d(3, 4, (1, 7), padding: (0, 3), bias: false), [2, 3, 9, 11]),
+        ["conv 7x1 pad 3,0 (Inception)"] = (() => nn.Conv2d(3, 4, (7, 1), padding: (3, 0), bias: false), [2, 3, 9, 11]),
         ["batch norm"] = (RandomBatchNorm, [3, 5, 4, 4]),
         ["relu"] = (() => nn.ReLU(), [2, 3, 4, 4]),
         ["max pool 3x3 stride 2 pad 1"] = (() => nn.MaxPool2d(3, stride: 2, padding: 1), [2, 3, 9, 9]),
@@ -43,6 +45,39 @@ public sealed class OnnxOpTests
         var actual = OnnxTestSession.RunModule(module, input);
 
         OnnxTestSession.AssertClose(expected, actual, 1e-5);
+    }
+
+    [Fact]
+    public void AveragePool_3x3Stride1Pad1_MatchesAvgPool2dCountingPadding()
+    {
+        manual_seed(5);
+        using var scope = NewDisposeScope();
+        var input = randn(2, 3, 7, 9);
+        var graph = new OnnxGraphBuilder();
+        graph.Input("x", Onnx.TensorProto.Types.DataType.Float, 2, 3, 7, 9);
+        var output = graph.AveragePool("x", 3, 1, 1, countIncludePad: true);
+
+        var actual = OnnxTestSession.Run(graph, output, input);
+
+        // Corners average 4 real values over 9: padding counts, as in PyTorch's default.
+        OnnxTestSession.AssertClose(nn.functional.avg_pool2d(input, 3, stride: 1, padding: 1), actual, 1e-6);
+    }
+
+    [Fact]
+    public void ConcatMulAndGather_RandomInput_MatchTorchSharp()
+    {
+        manual_seed(4);
+        using var scope = NewDisposeScope();
+        var input = randn(2, 3, 4, 5);
+        var scale = randn(1, 3, 1, 1);
+        var graph = new OnnxGraphBuilder();
+        graph.Input("x", Onnx.TensorProto.Types.DataType.Float, 2, 3, 4, 5);
+        var flipped = graph.Gather(graph.Mul("x", graph.Initializer("scale", scale)), 1, [2, 1, 0]);
+        var output = graph.Concat([flipped, "x"], 1);
+
+        var actual = OnnxTestSession.Run(graph, output, input);
+
+        OnnxTestSession.AssertClose(cat([(input * scale).flip(1), input], 1), actual, 1e-6);
     }
 
     [Fact]

@@ -15,8 +15,9 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
     public const string BackboneName = "inception_v3";
     public const int Size = 299;
 
+    // A list, not module fields: TorchSharp registers a module's fields under their C# names, and these modules are
+    // registered once, under torchvision's names (Add).
     private readonly List<nn.Module<Tensor, Tensor>> layers = [];
-    private readonly InceptionBlock mixed7c;
 
     public TorchvisionInceptionV3() : base(nameof(TorchvisionInceptionV3), [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
     {
@@ -37,8 +38,7 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
         Add("Mixed_6e", InceptionC(768, 192));
         Add("Mixed_7a", InceptionD(768));
         Add("Mixed_7b", InceptionE(1280));
-        mixed7c = InceptionE(2048);
-        Add("Mixed_7c", mixed7c);
+        Add("Mixed_7c", InceptionE(2048));
     }
 
     public static BackboneInfo Description { get; } = new(
@@ -48,7 +48,7 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
 
     public override BackboneInfo Info => Description;
 
-    public override nn.Module LastStage => mixed7c;
+    public override nn.Module LastStage => layers[^1];
 
     public override string Architecture => BackboneName;
 
