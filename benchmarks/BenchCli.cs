@@ -49,6 +49,22 @@ public static class BenchCli
             return 0;
         });
         root.Subcommands.Add(label);
+
+        var backboneNames = new Option<string[]>("--backbone") { Description = $"Backbones to measure ({string.Join(", ", Trainer.Models.Backbones.Names)}); the first is the reference.", DefaultValueFactory = _ => [.. Trainer.Models.Backbones.Names], AllowMultipleArgumentsPerToken = true };
+        backboneNames.AcceptOnlyFromAmong([.. Trainer.Models.Backbones.Names]);
+        var backboneBatch = new Option<int>("--batch", "-b") { Description = "Images per TorchSharp step and per ONNX Runtime batch (batch 1 is measured too).", DefaultValueFactory = _ => 16 };
+        var backboneSeconds = new Option<double>("--seconds") { Description = "Timed seconds per figure (after warm-up).", DefaultValueFactory = _ => 10 };
+        var backboneThreads = new Option<int>("--threads") { Description = "Threads for TorchSharp and ONNX Runtime (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var backbones = new Command("backbones", "Per backbone: TorchSharp forward and finetune-step images/s, exported model images/s on ONNX Runtime; resnet18-imagenet is the reference.")
+        {
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads,
+        };
+        backbones.SetAction(parsed =>
+        {
+            BackboneBenchmark.Run(parsed.GetValue(backboneNames)!, parsed.GetValue(backboneBatch), parsed.GetValue(backboneSeconds), parsed.GetValue(backboneThreads));
+            return 0;
+        });
+        root.Subcommands.Add(backbones);
         return root;
     }
 }

@@ -7,6 +7,7 @@ activations on real photos stay at the scale a trained network has, then writes:
 
   <arch>.pth                    torch.save(model.state_dict()): what users bring from torchvision
   <arch>.safetensors            the same tensors in the safetensors format
+  legacy.pth                    a tiny state_dict in PyTorch's pre-1.6 (non-zip) format, which must be refused clearly
   <arch>-reference.safetensors  'input': BGR pixels 0..255 of the first two photos, float32 [2, 3, H, W] (the
                                 trainer's backbone input; resized here by PIL, the C# side reads these pixels);
                                 'features': the last feature map torchvision computes for them, [N, C, h, w];
@@ -92,7 +93,7 @@ def load_bgr(paths, size):
 def main(out_dir, photos):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.save({"conv1.weight": torch.zeros(1)}, out / "legacy.pth", _use_new_zipfile_serialization=False)
     for name, (build, size, mean, std, layers) in ARCHITECTURES.items():
         torch.manual_seed(0)
         model = build()

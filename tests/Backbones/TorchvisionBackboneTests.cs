@@ -1,3 +1,5 @@
+using DogsVsCats.Vision.Tests.Cli;
+using DogsVsCats.Vision.Trainer.Cli;
 using DogsVsCats.Vision.Trainer.Models;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -75,6 +77,20 @@ public sealed class TorchvisionBackboneTests(TorchvisionReferenceFixture referen
     }
 
     [Fact]
+    public void Train_WeightsOfAnotherArchitecture_ExitsBeforeDecodingAnything()
+    {
+        using var dir = new TempDirectory();
+        var runs = Path.Combine(dir.Path, "runs");
+        var file = references.Weights(TorchvisionResNet50.BackboneName, ".pth");
+        var (code, output, error) = TrainerCliTests.Trainer("train", "--data", TestData.DogsVsCatsRoot, "--backbone", "inception_v3", "--weights", file, "--out", runs);
+        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Contains($"'{file}' is not a torchvision inception_v3 state_dict", error, StringComparison.Ordinal);
+        Assert.Contains("It looks like a resnet50 state_dict", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Decoded", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(runs), "no run folder for a run that could not start");
+    }
+
+    [Fact]
     public void Weights_MissingUnexpectedAndMisshapenKeys_AllNamed()
     {
         using var dir = new TempDirectory();
@@ -112,6 +128,11 @@ public sealed class TorchvisionBackboneTests(TorchvisionReferenceFixture referen
         var e = Assert.Throws<BackboneWeightsException>(() => Backbones.Create(new BackboneSpec(TorchvisionInceptionV3.BackboneName, text)));
         Assert.Contains("Cannot read", e.Message, StringComparison.Ordinal);
         Assert.Contains("torch.save(model.state_dict()", e.Message, StringComparison.Ordinal);
+
+        var legacy = Path.Combine(references.Directory, "legacy.pth");
+        e = Assert.Throws<BackboneWeightsException>(() => Backbones.Create(new BackboneSpec(TorchvisionResNet50.BackboneName, legacy)));
+        Assert.Contains("old PyTorch format", e.Message, StringComparison.Ordinal);
+        Assert.Contains("python3 -c \"import torch; torch.save(torch.load('old.pth'), 'new.pth')\"", e.Message, StringComparison.Ordinal);
 
         var truncated = Path.Combine(dir.Path, "truncated.safetensors");
         using (var source = File.OpenRead(references.Weights(TorchvisionInceptionV3.BackboneName, ".safetensors")))

@@ -91,7 +91,17 @@ public sealed class TrainerCliTests
         Assert.Contains("TorchBackend=cuda", error, StringComparison.Ordinal);
     }
 
-    private static (int Code, string Output, string Error) Trainer(params string[] args)
+    [Fact]
+    public void Train_TorchvisionBackboneWithoutWeights_ExitsWithWhatToDo()
+    {
+        var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--backbone", "inception_v3");
+        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Contains("--backbone inception_v3 needs --weights FILE", error, StringComparison.Ordinal);
+        Assert.Contains("README", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the built trainer with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
+    public static (int Code, string Output, string Error) Trainer(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "trainer.dll"));
