@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Live;
 using DogsVsCats.Vision.Tests.Training;
 using DogsVsCats.Vision.Trainer.Training;
+using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
@@ -112,28 +115,94 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
-    public void Live_WindowKeys_SnapshotHeatMapAndQuit()
+    public void Live_WindowKeys_SnapshotHeatMapPauseAndQuit()
     {
-        // Real key presses into the window (xdotool on the virtual display): s, h, s, then q, which must end a run
-        // that would otherwise last 60 s.
+        // Real key presses into the window (xdotool on the virtual display): s, h, s; space, s, s while paused; space,
+        // s after resuming; then q, which must end a run that would otherwise last 60 s.
         Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/xdotool"), "xvfb-run or xdotool is missing: run ./dogsvscats deps");
         var snapshots = Path.Combine(temp.Path, "keys");
         const string Script = "\"$@\" & app=$!; sleep 8; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); " +
-            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; xdotool key q; wait $app";
+            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; " +
+            "xdotool key space; sleep 1; xdotool key s; sleep 1.5; xdotool key s; sleep 0.5; xdotool key space; sleep 1.5; xdotool key s; sleep 1; " +
+            "xdotool key q; wait $app";
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, output, error) = RealtimeProcess.Run(
             ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60", "--snapshot-dir", snapshots],
             wrapper: ["/usr/bin/xvfb-run", "-a", "-s", "-screen 0 1024x1024x24", "bash", "-c", Script, "keys"]);
 
         Assert.True(code == 0, output + error);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"q did not end the run ({clock.Elapsed.TotalSeconds:F0} s)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(50), $"q did not end the run ({clock.Elapsed.TotalSeconds:F0} s)");
+        // Named by frame index, so name order is time order.
         var files = Directory.GetFiles(snapshots).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(2, files.Length);
-        using var before = Cv2.ImRead(files[0]);
-        using var after = Cv2.ImRead(files[1]);
-        using var difference = new Mat();
-        Cv2.Absdiff(before, after, difference);
-        Assert.True(Cv2.Mean(difference).Val0 + Cv2.Mean(difference).Val2 > 10, "h did not switch the heat map on");
+        Assert.Equal(5, files.Length);
+        var shots = files.Select(f => Cv2.ImRead(f)).ToArray();
+        try
+        {
+            Assert.True(MeanDifference(shots[0], shots[1]) > 10, "h did not switch the heat map on");
+
+            // Paused: the source went on (later frame numbers) but the window kept showing one frozen image, marked.
+            Assert.True(FrameIndex(files[3]) > FrameIndex(files[2]), $"the source stopped while paused: {Path.GetFileName(files[2])}, {Path.GetFileName(files[3])}");
+            using (var difference = new Mat())
+            {
+                Cv2.Absdiff(shots[2], shots[3], difference);
+                Assert.Equal(0, Cv2.CountNonZero(difference.Reshape(1)));
+            }
+
+            Assert.True(BlackPixelsInMarker(shots[2]) > 1000, $"no pause marker ({BlackPixelsInMarker(shots[2])} marker pixels)");
+
+            // Resumed: new frames are drawn again and the marker is gone.
+            Assert.True(MeanDifference(shots[3], shots[4]) > 1, "space did not resume the window");
+            Assert.True(BlackPixelsInMarker(shots[4]) < BlackPixelsInMarker(shots[2]) / 4, "the pause marker stayed after resuming");
+        }
+        finally
+        {
+            Array.ForEach(shots, s => s.Dispose());
+        }
+
+        static long FrameIndex(string snapshot) => long.Parse(Path.GetFileNameWithoutExtension(snapshot).Split('-', ' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void Live_PausedDraw_FreezesTheLastFrameUnderAMarker()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var draw = new DrawComponent(classifier);
+        var classify = new ClassifyComponent(classifier);
+        var smooth = new SmoothComponent(0.3, 0.6);
+        using var context = new FrameContext(30, classifier.Labels.Count);
+        using var video = new VideoCapture(Video);
+        var displays = new List<Mat>();
+        try
+        {
+            foreach (var paused in new[] { false, true, true, false })
+            {
+                context.Paused = paused;
+                video.Set(VideoCaptureProperties.PosFrames, 40 * displays.Count);   // frames far enough apart to differ
+                var image = new Mat();
+                Assert.True(video.Read(image));
+                using var frame = new Frame(image, displays.Count);
+                context.Frame = frame;
+                classify.Update(context);
+                smooth.Update(context);
+                draw.Update(context);
+                Assert.Equal(paused, context.Prediction is null);   // nothing is classified while paused
+                displays.Add(context.Display.Clone());
+            }
+
+            var (running, paused1, paused2, resumed) = (displays[0], displays[1], displays[2], displays[3]);
+            var height = running.Height;
+            using var above = new Mat();
+            // Pausing adds the marker at the bottom and leaves the rest of the last frame as it was; later frames change nothing.
+            Cv2.Absdiff(running.RowRange(0, height - 60), paused1.RowRange(0, height - 60), above);
+            Assert.Equal(0, Cv2.CountNonZero(above.Reshape(1)));
+            Assert.True(BlackPixelsInMarker(paused1) > 1000 && BlackPixelsInMarker(running) < 100, "no pause marker");
+            Assert.Equal(0, MeanDifference(paused1, paused2));
+            Assert.True(MeanDifference(paused2, resumed) > 1 && BlackPixelsInMarker(resumed) < 100, "resuming did not draw the new frame");
+        }
+        finally
+        {
+            displays.ForEach(d => d.Dispose());
+        }
     }
 
     [Fact]
@@ -169,4 +238,21 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
 
     private List<JsonElement> Frames() =>
         File.ReadAllLines(Jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    private static double MeanDifference(Mat a, Mat b)
+    {
+        using var difference = new Mat();
+        Cv2.Absdiff(a, b, difference);
+        var mean = Cv2.Mean(difference);
+        return (mean.Val0 + mean.Val1 + mean.Val2) / 3;
+    }
+
+    /// <summary>Pure black pixels where the pause marker's box is drawn (bottom left); video frames have next to none there.</summary>
+    private static int BlackPixelsInMarker(Mat display)
+    {
+        using var corner = new Mat(display, new Rect(0, display.Height - 40, Math.Min(200, display.Width), 40));
+        using var black = new Mat();
+        Cv2.InRange(corner, Scalar.All(0), Scalar.All(0), black);
+        return Cv2.CountNonZero(black);
+    }
 }
