@@ -225,6 +225,88 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
+    public void Live_Loop_RepeatsAShortVideoFromItsStart()
+    {
+        // A 12-frame clip (6 frames of the cat video, then 6 of the dog video) holds many loops in a few seconds.
+        const int ClipFrames = 12;
+        var clip = Path.Combine(temp.Path, "clip.mp4");
+        WriteClip(clip, ClipFrames);
+
+        // --smoothing 1: each frame's probabilities are its own, so a repeated picture repeats them exactly.
+        var (code, output, error) = Realtime("--source", clip, "--loop", "--smoothing", "1", "--target-fps", "1000", "--duration", "6", "--no-window", "--jsonl", Jsonl);
+
+        Assert.True(code == 0, output + error);
+        Assert.DoesNotContain("End of", output, StringComparison.Ordinal);
+        var frames = Frames();
+        Assert.True(frames.Count >= 3 * ClipFrames, $"{frames.Count} frames processed from a {ClipFrames}-frame clip: it did not loop");
+        Assert.Equal(Enumerable.Range(0, frames.Count).Select(i => (long)i), frames.Select(f => f.GetProperty("frame").GetInt64()));
+        var cat = frames.Select(f => f.GetProperty("probabilities").GetProperty("cat").GetDouble()).ToArray();
+        Assert.True(Math.Abs(cat[0] - cat[ClipFrames - 1]) > 1e-4, "the clip's cat and dog frames score the same: the check below would prove nothing");
+        for (var i = ClipFrames; i < cat.Length; i++)
+        {
+            Assert.True(Math.Abs(cat[i] - cat[i - ClipFrames]) <= 1e-5, $"frame {i} is not frame {i - ClipFrames} of the next loop: p(cat) {cat[i]} vs {cat[i - ClipFrames]}");
+        }
+    }
+
+    [Fact]
+    public void Live_StreamVanishesAndComesBack_ReconnectsWithBackoff()
+    {
+        // The bundled OpenCV's FFmpeg has no network protocols (an http or rtsp url never connects), so the stream here
+        // is an image sequence (frame%04d.jpg, FFmpeg's image2 reader): like a url it is neither a file nor a camera, so
+        // the app treats it as a stream. The folder is moved away mid-run and moved back.
+        var frames = Path.Combine(temp.Path, "stream");
+        var away = Path.Combine(temp.Path, "away");
+        Directory.CreateDirectory(frames);
+        using (var video = new VideoCapture(Video))
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                using var image = new Mat();
+                Assert.True(video.Read(image));
+                Cv2.ImWrite(Path.Combine(frames, $"frame{i:D4}.jpg"), image);
+            }
+        }
+
+        var source = Path.Combine(frames, "frame%04d.jpg");
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var process = System.Diagnostics.Process.Start(RealtimeProcess.StartInfo(["--model", ModelPath, "--source", source, "--no-window", "--target-fps", "30", "--duration", "120", "--jsonl", Jsonl]))!;
+        process.OutputDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Assert.True(WaitFor(() => LabelledFrames() > 0), Log("no frame was labelled from the stream"));
+            Assert.Contains(lines, l => l.Contains("(stream,", StringComparison.Ordinal));
+
+            Directory.Move(frames, away);
+            var vanished = lines.Count;
+            Assert.True(WaitFor(() => lines.Skip(vanished).Any(l => l.Contains("next try in 4 s", StringComparison.Ordinal))), Log("no second failed try"));
+            Directory.Move(away, frames);
+            var back = lines.Count;
+            var labelledBefore = LabelledFrames();
+            Assert.True(WaitFor(() => lines.Skip(back).Any(l => l.Contains($"Reopened the stream {source}", StringComparison.Ordinal)) && LabelledFrames() > labelledBefore + 5), Log("the stream did not come back"));
+
+            // While it was away: each failed try says so, and the wait doubles from the 1 s after the loss (2 s, then 4 s).
+            var waits = lines.Skip(vanished).Take(back - vanished)
+                .Where(l => l.Contains($"The stream {source} is still lost", StringComparison.Ordinal))
+                .Select(l => int.Parse(System.Text.RegularExpressions.Regex.Match(l, @"next try in (\d+) s").Groups[1].Value, CultureInfo.InvariantCulture))
+                .ToArray();
+            Assert.True(waits.SequenceEqual([2, 4]), Log($"back-off {string.Join(", ", waits)} s"));
+            Assert.Contains(lines.Skip(vanished), l => l.Contains($"The stream {source} is still lost (it cannot be opened)", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains($"Lost the stream {source}: it delivers no frame. Reopening in 1 s", StringComparison.Ordinal));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+
+        int LabelledFrames() => File.Exists(Jsonl) ? File.ReadLines(Jsonl).Count() : 0;
+        string Log(string what) => $"{what}; output:\n{string.Join('\n', lines)}";
+    }
+
+    [Fact]
     public void Live_NoCamera_ExitsWithClearMessage()
     {
         var (code, _, error) = Realtime("--source", "9", "--no-window");
@@ -233,11 +315,38 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         Assert.Contains("No camera at index 9", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Live_UrlThatCannotBeOpened_ExitsWithClearMessage()
+    {
+        // Nothing listens on port 9 here; with the bundled Linux OpenCV no url opens anyway.
+        var (code, _, error) = Realtime("--source", "http://127.0.0.1:9/stream.mjpg", "--no-window");
+
+        Assert.Equal(2, code);
+        Assert.Contains("Could not open the stream 'http://127.0.0.1:9/stream.mjpg'", error, StringComparison.Ordinal);
+    }
+
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
         RealtimeProcess.Run(["--model", ModelPath, .. args]);
 
     private List<JsonElement> Frames() =>
         File.ReadAllLines(Jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    /// <summary>Waits for something the app does (a log line, a frame), up to a minute; false when it never happens.</summary>
+    private static bool WaitFor(Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(1))
+            {
+                return false;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return true;
+    }
 
     private static double MeanDifference(Mat a, Mat b)
     {
@@ -254,5 +363,22 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         using var black = new Mat();
         Cv2.InRange(corner, Scalar.All(0), Scalar.All(0), black);
         return Cv2.CountNonZero(black);
+    }
+
+    /// <summary>A short mp4v clip: half its frames from the cat video, half from the dog video resized to the same size.</summary>
+    private static void WriteClip(string path, int frames)
+    {
+        using var cat = new VideoCapture(Video);
+        using var dog = new VideoCapture(Path.Combine(Path.GetDirectoryName(Video)!, "dog.mp4"));
+        var size = new Size(cat.FrameWidth, cat.FrameHeight);
+        using var writer = new VideoWriter(path, FourCC.MP4V, 30, size);
+        Assert.True(writer.IsOpened(), "OpenCV cannot write mp4v here");
+        for (var i = 0; i < frames; i++)
+        {
+            using var image = new Mat();
+            Assert.True((i < frames / 2 ? cat : dog).Read(image));
+            using var sized = image.Resize(size);
+            writer.Write(sized);
+        }
     }
 }
