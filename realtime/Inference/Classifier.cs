@@ -11,7 +11,9 @@ namespace DogsVsCats.Vision.Realtime.Inference;
 /// Runs an exported model.onnx on BGR images. The model describes itself (labels, input size, resize rule) in its
 /// metadata, so nothing else is configured. Buffers are made once per batch size and reused: the resize writes
 /// straight into the pinned input tensor and ONNX Runtime writes into preallocated output arrays, so a call allocates
-/// only its result records.
+/// only its result records. A call with fewer images than a batch size already made runs padded in that batch (the
+/// spare slots keep older images, whose results are ignored), so a folder's last batch, or one short of its unreadable
+/// files, makes neither new buffers nor a new input shape for ONNX Runtime to plan memory for.
 /// </summary>
 public sealed class Classifier : IDisposable
 {
@@ -159,14 +161,22 @@ public sealed class Classifier : IDisposable
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
+    /// <summary>The smallest batch made so far that holds <paramref name="size"/> images; a new one only when none does.</summary>
     private BatchBuffers Buffers(int size)
     {
-        if (!buffers.TryGetValue(size, out var batch))
+        BatchBuffers? fits = null;
+        foreach (var (made, buffer) in buffers)
         {
-            batch = new BatchBuffers(size, Description.InputHeight, Description.InputWidth, Labels.Count, camHeight, camWidth);
-            buffers.Add(size, batch);
+            fits = made >= size && made < (fits?.Size ?? int.MaxValue) ? buffer : fits;
         }
 
+        if (fits is not null)
+        {
+            return fits;
+        }
+
+        var batch = new BatchBuffers(size, Description.InputHeight, Description.InputWidth, Labels.Count, camHeight, camWidth);
+        buffers.Add(size, batch);
         return batch;
     }
 
@@ -177,6 +187,7 @@ public sealed class Classifier : IDisposable
 
         public BatchBuffers(int size, int height, int width, int classes, int camHeight, int camWidth)
         {
+            Size = size;
             var imageBytes = height * width * 3;
             input = GC.AllocateArray<byte>(size * imageBytes, pinned: true);
             Probabilities = new float[size * classes];                     // [N, C]
@@ -193,6 +204,8 @@ public sealed class Classifier : IDisposable
                 .Select(i => Mat.FromPixelData(height, width, MatType.CV_8UC3, address + (i * imageBytes)))
                 .ToArray();
         }
+
+        public int Size { get; }
 
         public Mat[] Slots { get; }
 

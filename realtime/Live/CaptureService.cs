@@ -13,6 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// </summary>
 public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
 {
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private readonly RealtimeOptions settings = options.Value;
     private readonly LiveSource source = new(options.Value.Source);
@@ -50,7 +51,7 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
         var writer = channel.Channel.Writer;
         var pacing = channel.Live && source.IsVideoFile && SourceFps > 0;
         var clock = Stopwatch.StartNew();
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = InitialBackoff;
         long index = 0, paced = 0;
         try
         {
@@ -77,7 +78,7 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
                     continue;
                 }
 
-                backoff = TimeSpan.FromSeconds(1);
+                backoff = InitialBackoff;
                 if (pacing)
                 {
                     // A camera delivers frame n at n / fps; waiting for that moment makes a file behave like one.
@@ -110,16 +111,29 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
         }
     }
 
+    /// <summary>
+    /// Waits <paramref name="backoff"/>, reopens the source and doubles the wait for next time (up to 30 s); the caller
+    /// resets it to 1 s once a frame arrives, so a source that opens but delivers nothing keeps backing off.
+    /// </summary>
     private void Reconnect(ref TimeSpan backoff, CancellationToken stop)
     {
-        logger.LogWarning("Lost {Source}; reopening in {Seconds:0} s.", settings.Source, backoff.TotalSeconds);
+        var kind = source.CameraIndex is null ? "stream" : "camera";
+        if (backoff == InitialBackoff)
+        {
+            logger.LogWarning("Lost the {Kind} {Source}: it delivers no frame. Reopening in {Seconds:0} s (waiting twice as long after each failed try, up to {Max:0} s).", kind, settings.Source, backoff.TotalSeconds, MaxBackoff.TotalSeconds);
+        }
+        else
+        {
+            logger.LogWarning("The {Kind} {Source} is still lost ({Why}); next try in {Seconds:0} s.", kind, settings.Source, capture!.IsOpened() ? "it opened but delivered no frame" : "it cannot be opened", backoff.TotalSeconds);
+        }
+
         stop.WaitHandle.WaitOne(backoff);
         backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         capture!.Dispose();
         capture = source.Open();
         if (capture.IsOpened())
         {
-            logger.LogInformation("Reopened {Source}.", settings.Source);
+            logger.LogInformation("Reopened the {Kind} {Source}.", kind, settings.Source);
         }
     }
 }

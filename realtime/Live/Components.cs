@@ -63,6 +63,9 @@ public sealed class SmoothComponent(double weight, double minConfidence) : IFram
 /// </summary>
 public sealed class DrawComponent(Classifier classifier) : IFrameComponent, IDisposable
 {
+    /// <summary>The marker drawn over the frozen frame while paused.</summary>
+    public const string PausedText = "paused (space resumes)";
+
     private static readonly Scalar White = Scalar.All(255);
     private static readonly Scalar Green = new(80, 200, 80);
     private readonly Mat cam = new();
@@ -70,14 +73,23 @@ public sealed class DrawComponent(Classifier classifier) : IFrameComponent, IDis
     private readonly Mat heat = new();
     private readonly Mat heatColor = new();
     private float[] camValues = [];
+    private bool frozen;
 
     public void Update(FrameContext context)
     {
+        // Paused: the last annotated frame stays on screen with a marker drawn over it once; nothing else is redrawn.
         if (context.Paused && !context.Display.Empty())
         {
+            if (!frozen)
+            {
+                DrawPaused(context.Display);
+                frozen = true;
+            }
+
             return;
         }
 
+        frozen = false;
         var display = context.Display;
         context.Frame.Image.CopyTo(display);
         var region = ImagePreprocessing.CropRegion(display.Width, display.Height, classifier.Description.InputWidth, classifier.Description.InputHeight);
@@ -94,7 +106,7 @@ public sealed class DrawComponent(Classifier classifier) : IFrameComponent, IDis
         Cv2.Rectangle(display, new Rect(10, line + 8, barWidth, (int)(10 * scale)), White, 1);
         Cv2.Rectangle(display, new Rect(10, line + 8, Math.Max(1, (int)(barWidth * context.Confidence)), (int)(10 * scale)), Green, -1);
         var inference = context.Prediction?.Timings.InferenceMs ?? 0;
-        Cv2.PutText(display, $"{context.Fps:0.0} fps  inference {inference:0} ms  dropped {context.Dropped}{(context.Paused ? "  paused" : "")}", new Point(10, (line * 2) + 16), HersheyFonts.HersheySimplex, scale * 0.6, White, 1);
+        Cv2.PutText(display, $"{context.Fps:0.0} fps  inference {inference:0} ms  dropped {context.Dropped}", new Point(10, (line * 2) + 16), HersheyFonts.HersheySimplex, scale * 0.6, White, 1);
     }
 
     public void Dispose()
@@ -103,6 +115,15 @@ public sealed class DrawComponent(Classifier classifier) : IFrameComponent, IDis
         {
             mat.Dispose();
         }
+    }
+
+    private static void DrawPaused(Mat display)
+    {
+        var scale = Math.Max(0.5, display.Width / 1280.0);
+        var size = Cv2.GetTextSize(PausedText, HersheyFonts.HersheySimplex, scale, 2, out var baseline);
+        var origin = new Point(10, display.Height - 10 - baseline);
+        Cv2.Rectangle(display, new Rect(origin.X - 4, origin.Y - size.Height - 4, size.Width + 8, size.Height + baseline + 8), Scalar.All(0), -1);
+        Cv2.PutText(display, PausedText, origin, HersheyFonts.HersheySimplex, scale, White, 2);
     }
 
     private void DrawHeatmap(Mat display, Rect region, int classIndex)

@@ -18,5 +18,7 @@ public sealed record LiveSource(string Text)
         ? $"No camera at index {index}: OpenCV could not open it. Is a camera connected (on Linux: ls /dev/video*) and free? To try without one, play a video file as a camera: --source video.mp4 --realtime-pacing."
         : IsVideoFile
             ? $"OpenCV could not read the video '{Text}': it is not a video file or its codec is not supported."
-            : $"Could not open '{Text}': not a folder, image, video file, camera index or reachable stream (check the path or url).";
+            : Text.Contains("://", StringComparison.Ordinal)
+                ? $"Could not open the stream '{Text}' (check the url and that the stream is up). The OpenCV that NuGet bundles for Linux cannot open network urls at all: its FFmpeg has no network protocols."
+                : $"Could not open '{Text}': not a folder, image, video file, camera index or reachable stream (check the path or url).";
 }

@@ -64,6 +64,34 @@ public sealed class ClassifierTests(SmallRunFixture run)
     }
 
     [Fact]
+    public void Classify_FewerImagesThanABatchMadeBefore_RunsPaddedInThatBatch()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        var images = Photos(4);
+        try
+        {
+            var four = classifier.Classify(images);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+
+            // A folder's short last batch: 3 images in the batch-4 buffers (new buffers for 3 would be 3 x 150 KB).
+            var three = classifier.Classify(images[..3]);
+
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < 4096, $"{allocated} bytes allocated: the short batch made its own buffers");
+            Assert.Equal(3, three.Count);
+            for (var i = 0; i < three.Count; i++)
+            {
+                Assert.Equal(four[i].Probabilities, three[i].Probabilities, (a, b) => Math.Abs(a - b) <= 1e-5f);
+                Assert.Equal(3, three[i].BatchSize);
+            }
+        }
+        finally
+        {
+            Array.ForEach(images, i => i.Dispose());
+        }
+    }
+
+    [Fact]
     public void Cam_AfterClassify_IsTheModelsMapForThatImageAndClass()
     {
         using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);

@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Live;
 using DogsVsCats.Vision.Tests.Training;
 using DogsVsCats.Vision.Trainer.Training;
+using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
@@ -112,28 +115,94 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
-    public void Live_WindowKeys_SnapshotHeatMapAndQuit()
+    public void Live_WindowKeys_SnapshotHeatMapPauseAndQuit()
     {
-        // Real key presses into the window (xdotool on the virtual display): s, h, s, then q, which must end a run
-        // that would otherwise last 60 s.
+        // Real key presses into the window (xdotool on the virtual display): s, h, s; space, s, s while paused; space,
+        // s after resuming; then q, which must end a run that would otherwise last 60 s.
         Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/xdotool"), "xvfb-run or xdotool is missing: run ./dogsvscats deps");
         var snapshots = Path.Combine(temp.Path, "keys");
         const string Script = "\"$@\" & app=$!; sleep 8; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); " +
-            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; xdotool key q; wait $app";
+            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; " +
+            "xdotool key space; sleep 1; xdotool key s; sleep 1.5; xdotool key s; sleep 0.5; xdotool key space; sleep 1.5; xdotool key s; sleep 1; " +
+            "xdotool key q; wait $app";
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, output, error) = RealtimeProcess.Run(
             ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60", "--snapshot-dir", snapshots],
             wrapper: ["/usr/bin/xvfb-run", "-a", "-s", "-screen 0 1024x1024x24", "bash", "-c", Script, "keys"]);
 
         Assert.True(code == 0, output + error);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"q did not end the run ({clock.Elapsed.TotalSeconds:F0} s)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(50), $"q did not end the run ({clock.Elapsed.TotalSeconds:F0} s)");
+        // Named by frame index, so name order is time order.
         var files = Directory.GetFiles(snapshots).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(2, files.Length);
-        using var before = Cv2.ImRead(files[0]);
-        using var after = Cv2.ImRead(files[1]);
-        using var difference = new Mat();
-        Cv2.Absdiff(before, after, difference);
-        Assert.True(Cv2.Mean(difference).Val0 + Cv2.Mean(difference).Val2 > 10, "h did not switch the heat map on");
+        Assert.Equal(5, files.Length);
+        var shots = files.Select(f => Cv2.ImRead(f)).ToArray();
+        try
+        {
+            Assert.True(MeanDifference(shots[0], shots[1]) > 10, "h did not switch the heat map on");
+
+            // Paused: the source went on (later frame numbers) but the window kept showing one frozen image, marked.
+            Assert.True(FrameIndex(files[3]) > FrameIndex(files[2]), $"the source stopped while paused: {Path.GetFileName(files[2])}, {Path.GetFileName(files[3])}");
+            using (var difference = new Mat())
+            {
+                Cv2.Absdiff(shots[2], shots[3], difference);
+                Assert.Equal(0, Cv2.CountNonZero(difference.Reshape(1)));
+            }
+
+            Assert.True(BlackPixelsInMarker(shots[2]) > 1000, $"no pause marker ({BlackPixelsInMarker(shots[2])} marker pixels)");
+
+            // Resumed: new frames are drawn again and the marker is gone.
+            Assert.True(MeanDifference(shots[3], shots[4]) > 1, "space did not resume the window");
+            Assert.True(BlackPixelsInMarker(shots[4]) < BlackPixelsInMarker(shots[2]) / 4, "the pause marker stayed after resuming");
+        }
+        finally
+        {
+            Array.ForEach(shots, s => s.Dispose());
+        }
+
+        static long FrameIndex(string snapshot) => long.Parse(Path.GetFileNameWithoutExtension(snapshot).Split('-', ' ')[1], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void Live_PausedDraw_FreezesTheLastFrameUnderAMarker()
+    {
+        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var draw = new DrawComponent(classifier);
+        var classify = new ClassifyComponent(classifier);
+        var smooth = new SmoothComponent(0.3, 0.6);
+        using var context = new FrameContext(30, classifier.Labels.Count);
+        using var video = new VideoCapture(Video);
+        var displays = new List<Mat>();
+        try
+        {
+            foreach (var paused in new[] { false, true, true, false })
+            {
+                context.Paused = paused;
+                video.Set(VideoCaptureProperties.PosFrames, 40 * displays.Count);   // frames far enough apart to differ
+                var image = new Mat();
+                Assert.True(video.Read(image));
+                using var frame = new Frame(image, displays.Count);
+                context.Frame = frame;
+                classify.Update(context);
+                smooth.Update(context);
+                draw.Update(context);
+                Assert.Equal(paused, context.Prediction is null);   // nothing is classified while paused
+                displays.Add(context.Display.Clone());
+            }
+
+            var (running, paused1, paused2, resumed) = (displays[0], displays[1], displays[2], displays[3]);
+            var height = running.Height;
+            using var above = new Mat();
+            // Pausing adds the marker at the bottom and leaves the rest of the last frame as it was; later frames change nothing.
+            Cv2.Absdiff(running.RowRange(0, height - 60), paused1.RowRange(0, height - 60), above);
+            Assert.Equal(0, Cv2.CountNonZero(above.Reshape(1)));
+            Assert.True(BlackPixelsInMarker(paused1) > 1000 && BlackPixelsInMarker(running) < 100, "no pause marker");
+            Assert.Equal(0, MeanDifference(paused1, paused2));
+            Assert.True(MeanDifference(paused2, resumed) > 1 && BlackPixelsInMarker(resumed) < 100, "resuming did not draw the new frame");
+        }
+        finally
+        {
+            displays.ForEach(d => d.Dispose());
+        }
     }
 
     [Fact]
@@ -156,6 +225,88 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     [Fact]
+    public void Live_Loop_RepeatsAShortVideoFromItsStart()
+    {
+        // A 12-frame clip (6 frames of the cat video, then 6 of the dog video) holds many loops in a few seconds.
+        const int ClipFrames = 12;
+        var clip = Path.Combine(temp.Path, "clip.mp4");
+        WriteClip(clip, ClipFrames);
+
+        // --smoothing 1: each frame's probabilities are its own, so a repeated picture repeats them exactly.
+        var (code, output, error) = Realtime("--source", clip, "--loop", "--smoothing", "1", "--target-fps", "1000", "--duration", "6", "--no-window", "--jsonl", Jsonl);
+
+        Assert.True(code == 0, output + error);
+        Assert.DoesNotContain("End of", output, StringComparison.Ordinal);
+        var frames = Frames();
+        Assert.True(frames.Count >= 3 * ClipFrames, $"{frames.Count} frames processed from a {ClipFrames}-frame clip: it did not loop");
+        Assert.Equal(Enumerable.Range(0, frames.Count).Select(i => (long)i), frames.Select(f => f.GetProperty("frame").GetInt64()));
+        var cat = frames.Select(f => f.GetProperty("probabilities").GetProperty("cat").GetDouble()).ToArray();
+        Assert.True(Math.Abs(cat[0] - cat[ClipFrames - 1]) > 1e-4, "the clip's cat and dog frames score the same: the check below would prove nothing");
+        for (var i = ClipFrames; i < cat.Length; i++)
+        {
+            Assert.True(Math.Abs(cat[i] - cat[i - ClipFrames]) <= 1e-5, $"frame {i} is not frame {i - ClipFrames} of the next loop: p(cat) {cat[i]} vs {cat[i - ClipFrames]}");
+        }
+    }
+
+    [Fact]
+    public void Live_StreamVanishesAndComesBack_ReconnectsWithBackoff()
+    {
+        // The bundled OpenCV's FFmpeg has no network protocols (an http or rtsp url never connects), so the stream here
+        // is an image sequence (frame%04d.jpg, FFmpeg's image2 reader): like a url it is neither a file nor a camera, so
+        // the app treats it as a stream. The folder is moved away mid-run and moved back.
+        var frames = Path.Combine(temp.Path, "stream");
+        var away = Path.Combine(temp.Path, "away");
+        Directory.CreateDirectory(frames);
+        using (var video = new VideoCapture(Video))
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                using var image = new Mat();
+                Assert.True(video.Read(image));
+                Cv2.ImWrite(Path.Combine(frames, $"frame{i:D4}.jpg"), image);
+            }
+        }
+
+        var source = Path.Combine(frames, "frame%04d.jpg");
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var process = System.Diagnostics.Process.Start(RealtimeProcess.StartInfo(["--model", ModelPath, "--source", source, "--no-window", "--target-fps", "30", "--duration", "120", "--jsonl", Jsonl]))!;
+        process.OutputDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Assert.True(WaitFor(() => LabelledFrames() > 0), Log("no frame was labelled from the stream"));
+            Assert.Contains(lines, l => l.Contains("(stream,", StringComparison.Ordinal));
+
+            Directory.Move(frames, away);
+            var vanished = lines.Count;
+            Assert.True(WaitFor(() => lines.Skip(vanished).Any(l => l.Contains("next try in 4 s", StringComparison.Ordinal))), Log("no second failed try"));
+            Directory.Move(away, frames);
+            var back = lines.Count;
+            var labelledBefore = LabelledFrames();
+            Assert.True(WaitFor(() => lines.Skip(back).Any(l => l.Contains($"Reopened the stream {source}", StringComparison.Ordinal)) && LabelledFrames() > labelledBefore + 5), Log("the stream did not come back"));
+
+            // While it was away: each failed try says so, and the wait doubles from the 1 s after the loss (2 s, then 4 s).
+            var waits = lines.Skip(vanished).Take(back - vanished)
+                .Where(l => l.Contains($"The stream {source} is still lost", StringComparison.Ordinal))
+                .Select(l => int.Parse(System.Text.RegularExpressions.Regex.Match(l, @"next try in (\d+) s").Groups[1].Value, CultureInfo.InvariantCulture))
+                .ToArray();
+            Assert.True(waits.SequenceEqual([2, 4]), Log($"back-off {string.Join(", ", waits)} s"));
+            Assert.Contains(lines.Skip(vanished), l => l.Contains($"The stream {source} is still lost (it cannot be opened)", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains($"Lost the stream {source}: it delivers no frame. Reopening in 1 s", StringComparison.Ordinal));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+
+        int LabelledFrames() => File.Exists(Jsonl) ? File.ReadLines(Jsonl).Count() : 0;
+        string Log(string what) => $"{what}; output:\n{string.Join('\n', lines)}";
+    }
+
+    [Fact]
     public void Live_NoCamera_ExitsWithClearMessage()
     {
         var (code, _, error) = Realtime("--source", "9", "--no-window");
@@ -164,9 +315,70 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         Assert.Contains("No camera at index 9", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Live_UrlThatCannotBeOpened_ExitsWithClearMessage()
+    {
+        // Nothing listens on port 9 here; with the bundled Linux OpenCV no url opens anyway.
+        var (code, _, error) = Realtime("--source", "http://127.0.0.1:9/stream.mjpg", "--no-window");
+
+        Assert.Equal(2, code);
+        Assert.Contains("Could not open the stream 'http://127.0.0.1:9/stream.mjpg'", error, StringComparison.Ordinal);
+    }
+
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
         RealtimeProcess.Run(["--model", ModelPath, .. args]);
 
     private List<JsonElement> Frames() =>
         File.ReadAllLines(Jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    /// <summary>Waits for something the app does (a log line, a frame), up to a minute; false when it never happens.</summary>
+    private static bool WaitFor(Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(1))
+            {
+                return false;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return true;
+    }
+
+    private static double MeanDifference(Mat a, Mat b)
+    {
+        using var difference = new Mat();
+        Cv2.Absdiff(a, b, difference);
+        var mean = Cv2.Mean(difference);
+        return (mean.Val0 + mean.Val1 + mean.Val2) / 3;
+    }
+
+    /// <summary>Pure black pixels where the pause marker's box is drawn (bottom left); video frames have next to none there.</summary>
+    private static int BlackPixelsInMarker(Mat display)
+    {
+        using var corner = new Mat(display, new Rect(0, display.Height - 40, Math.Min(200, display.Width), 40));
+        using var black = new Mat();
+        Cv2.InRange(corner, Scalar.All(0), Scalar.All(0), black);
+        return Cv2.CountNonZero(black);
+    }
+
+    /// <summary>A short mp4v clip: half its frames from the cat video, half from the dog video resized to the same size.</summary>
+    private static void WriteClip(string path, int frames)
+    {
+        using var cat = new VideoCapture(Video);
+        using var dog = new VideoCapture(Path.Combine(Path.GetDirectoryName(Video)!, "dog.mp4"));
+        var size = new Size(cat.FrameWidth, cat.FrameHeight);
+        using var writer = new VideoWriter(path, FourCC.MP4V, 30, size);
+        Assert.True(writer.IsOpened(), "OpenCV cannot write mp4v here");
+        for (var i = 0; i < frames; i++)
+        {
+            using var image = new Mat();
+            Assert.True((i < frames / 2 ? cat : dog).Read(image));
+            using var sized = image.Resize(size);
+            writer.Write(sized);
+        }
+    }
 }
