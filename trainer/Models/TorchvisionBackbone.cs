@@ -17,7 +17,7 @@ public abstract class TorchvisionBackbone : Backbone, IOnnxExportable
     protected TorchvisionBackbone(string name, double[] mean, double[] std) : base(name)
     {
         // Per channel, in BGR order (the input's): x * scale + shift == (x / 255 - mean) / std.
-        // Kept in float64 and cast to the input's type, so a float64 run (the parity test) is exact.
+        // Kept in float64 and cast to the input's type and device, so a float64 run (the parity test) is exact.
         var scale = new double[3];
         var shift = new double[3];
         for (var rgb = 0; rgb < 3; rgb++)
@@ -40,7 +40,7 @@ public abstract class TorchvisionBackbone : Backbone, IOnnxExportable
         using var scope = NewDisposeScope();
         // contiguous(): see CntkResNet18.forward (channels-last views gave wrong features in libtorch 2.10 CPU).
         var x = input.contiguous();
-        x = ((x * get_buffer("pixel_scale")!.to_type(x.dtype)) + get_buffer("pixel_shift")!.to_type(x.dtype)).flip(1);   // RGB, normalised
+        x = ((x * get_buffer("pixel_scale")!.to(x.dtype, x.device)) + get_buffer("pixel_shift")!.to(x.dtype, x.device)).flip(1);   // RGB, normalised
         return Features(x).MoveToOuterDisposeScope();
     }
 
