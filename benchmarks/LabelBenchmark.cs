@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using DogsVsCats.Vision.Realtime;
 using DogsVsCats.Vision.Shared;
 using Microsoft.ML.OnnxRuntime;
 
@@ -9,16 +8,14 @@ namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>
 /// The realtime app's figures against the raw model: folder labelling images/s (decode, resize, inference, CSV) vs
-/// ONNX Runtime alone on ready tensors at the same batch; process memory over two passes of the folder in one run;
-/// the live loop's capture-to-label latency on a video played as a camera.
+/// ONNX Runtime alone on ready tensors at the same batch; the app's memory over two passes of the folder in one run;
+/// the live loop's capture-to-label latency on a video played as a camera. The app runs as its own process
+/// (realtime.dll beside bench), as a user runs it, so its memory and process-wide settings are its own.
 /// </summary>
 public static class LabelBenchmark
 {
     public static async Task Run(string modelPath, string folder, int batch, string? video, double seconds, int threads)
     {
-        // The app sets this first thing; set here before the raw model runs, so both figures share one allocator setting
-        // and the raw session's freed memory does not linger in heaps the folder run then inherits.
-        NativeHeap.KeepLargeBlocksMapped();
         var raw = RawRate(modelPath, batch, seconds, threads);
         Console.WriteLine($"raw model, ONNX Runtime alone on random uint8 tensors, batch {batch}: {raw:F1} images/s");
 
@@ -32,22 +29,20 @@ public static class LabelBenchmark
             var linked = LinkTwice(folder, photos, twice);
             var csv = Path.Combine(work.FullName, "labels.csv");
             using var sampler = new MemorySampler(csv, photos.Count);
-            sampler.Start();
             var clock = Stopwatch.StartNew();
-            var code = await RealtimeApp.RunAsync(Settings(modelPath, threads, ("Source", twice), ("Batch", batch.ToString(CultureInfo.InvariantCulture)), ("Csv", csv)), CancellationToken.None);
+            var code = await Realtime(modelPath, threads, sampler, "--source", twice, "--batch", batch.ToString(CultureInfo.InvariantCulture), "--csv", csv);
             var elapsed = clock.Elapsed.TotalSeconds;
-            sampler.Stop();
             var rows = File.Exists(csv) ? File.ReadLines(csv).Count() - 1 : 0;
-            Console.WriteLine($"folder labelling (realtime --source <{photos.Count} photos of {folder}, twice{(linked ? "" : ", copied")}> --batch {batch}), exit {code}: {rows} files in {elapsed:F1} s = {rows / elapsed:F1} files/s, {rows / elapsed / raw:F2} x the raw model (includes model load, decode, resize, CSV)");
+            Console.WriteLine($"folder labelling (realtime --source <{photos.Count} photos of {folder}, twice{(linked ? "" : ", copied")}> --batch {batch}), exit {code}: {rows} files in {elapsed:F1} s = {rows / elapsed:F1} files/s, {rows / elapsed / raw:F2} x the raw model (includes process start, model load, decode, resize, CSV)");
             static string Mib(long bytes) => $"{bytes / 1048576.0:F0}";
-            string Pass(int pass) => string.Join(", ", MemorySampler.Fractions.Select(f => $"{f:P0} {Mib(sampler.At(pass, f).WorkingSet)}"));
-            Console.WriteLine($"process working set, MiB: first row {Mib(sampler.First.WorkingSet)}; pass 1 at {Pass(0)}; pass 2 at {Pass(1)}; " +
-                $"change over pass 2 {(sampler.At(1, MemorySampler.Fractions[^1]).WorkingSet - sampler.At(0, MemorySampler.Fractions[^1]).WorkingSet) / 1048576.0:+0;-0;0} MiB; peak {Mib(sampler.Peak)}; managed heap {Mib(sampler.ManagedMin)}-{Mib(sampler.ManagedMax)}");
+            string Pass(int pass) => string.Join(", ", MemorySampler.Fractions.Select(f => $"{f:P0} {Mib(sampler.At(pass, f))}"));
+            var change = (sampler.At(1, MemorySampler.Fractions[^1]) - sampler.At(0, MemorySampler.Fractions[^1])) / 1048576.0;
+            Console.WriteLine($"realtime process working set, MiB: first row {Mib(sampler.First)}; pass 1 at {Pass(0)}; pass 2 at {Pass(1)}; change over pass 2 {change:+0;-0;0} MiB; peak {Mib(sampler.Peak)}");
 
             if (video is not null)
             {
                 var jsonl = Path.Combine(work.FullName, "frames.jsonl");
-                code = await RealtimeApp.RunAsync(Settings(modelPath, threads, ("Source", video), ("RealtimePacing", "true"), ("NoWindow", "true"), ("Jsonl", jsonl), ("Duration", seconds.ToString(CultureInfo.InvariantCulture))), CancellationToken.None);
+                code = await Realtime(modelPath, threads, null, "--source", video, "--realtime-pacing", "--no-window", "--jsonl", jsonl, "--duration", seconds.ToString(CultureInfo.InvariantCulture));
                 var frames = File.ReadLines(jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
                 var latencies = frames.Select(f => f.GetProperty("latency_ms").GetDouble()).Order().ToArray();
                 var inference = frames.Select(f => f.GetProperty("timings_ms").GetProperty("inference").GetDouble()).Order().ToArray();
@@ -60,19 +55,28 @@ public static class LabelBenchmark
         }
     }
 
-    private static Dictionary<string, string?> Settings(string modelPath, int threads, params (string Key, string Value)[] values)
+    /// <summary>Runs the realtime app as a child process (its output is discarded), sampling its memory when asked.</summary>
+    private static async Task<int> Realtime(string modelPath, int threads, MemorySampler? sampler, params string[] args)
     {
-        var settings = new Dictionary<string, string?>
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "realtime.dll"), "--model", modelPath, "--threads", threads.ToString(CultureInfo.InvariantCulture) }.Concat(args))
         {
-            [$"{RealtimeOptions.Section}:Model"] = modelPath,
-            [$"{RealtimeOptions.Section}:Threads"] = threads.ToString(CultureInfo.InvariantCulture),
-        };
-        foreach (var (key, value) in values)
-        {
-            settings[$"{RealtimeOptions.Section}:{key}"] = value;
+            start.ArgumentList.Add(arg);
         }
 
-        return settings;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet realtime.dll");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        sampler?.Start(process);
+        await process.WaitForExitAsync();
+        sampler?.Stop();
+        await Task.WhenAll(output, error);
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine(error.Result);
+        }
+
+        return process.ExitCode;
     }
 
     private static double RawRate(string modelPath, int batch, double seconds, int threads)
@@ -138,8 +142,8 @@ public static class LabelBenchmark
     }
 
     /// <summary>
-    /// Samples the working set and managed heap every 100 ms against the rows in labels.csv (counted as they are
-    /// appended), keeping the first sample at or past each checkpoint: the first row, then fractions of each pass.
+    /// Samples the app's working set every 100 ms against the rows in labels.csv (counted as they are appended), keeping
+    /// the first sample at or past each checkpoint: the first row, then fractions of each pass.
     /// </summary>
     private sealed class MemorySampler : IDisposable
     {
@@ -149,7 +153,8 @@ public static class LabelBenchmark
         private readonly int perPass;
         private readonly Timer timer;
         private readonly Lock gate = new();
-        private readonly (long WorkingSet, long Managed)[,] at = new (long, long)[2, Fractions.Length];
+        private readonly long[,] at = new long[2, Fractions.Length];
+        private Process? process;
         private FileStream? reader;
         private long rows = -1;   // the header line is not a row
 
@@ -159,23 +164,24 @@ public static class LabelBenchmark
             timer = new Timer(_ => Sample(), null, Timeout.Infinite, Timeout.Infinite);
         }
 
-        public (long WorkingSet, long Managed) First { get; private set; }
+        public long First { get; private set; }
 
         public long Peak { get; private set; }
 
-        public long ManagedMin { get; private set; } = long.MaxValue;
+        public long At(int pass, double fraction) => at[pass, Array.IndexOf(Fractions, fraction)];
 
-        public long ManagedMax { get; private set; }
-
-        public (long WorkingSet, long Managed) At(int pass, double fraction) => at[pass, Array.IndexOf(Fractions, fraction)];
-
-        public void Start() => timer.Change(TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
+        public void Start(Process app)
+        {
+            process = app;
+            timer.Change(TimeSpan.Zero, TimeSpan.FromMilliseconds(100));
+        }
 
         public void Stop()
         {
             timer.Change(Timeout.Infinite, Timeout.Infinite);
             lock (gate)
             {
+                process = null;
                 reader?.Dispose();
                 reader = null;
             }
@@ -191,6 +197,11 @@ public static class LabelBenchmark
         {
             lock (gate)
             {
+                if (process is null)
+                {
+                    return;
+                }
+
                 if (reader is null && File.Exists(csv))
                 {
                     reader = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -207,21 +218,29 @@ public static class LabelBenchmark
                     rows += buffer[..read].Count((byte)'\n');
                 }
 
-                if (rows <= 0)
+                long now;
+                try
+                {
+                    process.Refresh();
+                    now = process.WorkingSet64;
+                }
+                catch (InvalidOperationException)
+                {
+                    return;   // it has just exited
+                }
+
+                if (rows <= 0 || now == 0)
                 {
                     return;
                 }
 
-                var now = (Environment.WorkingSet, GC.GetTotalMemory(forceFullCollection: false));
-                Peak = Math.Max(Peak, now.WorkingSet);
-                ManagedMin = Math.Min(ManagedMin, now.Item2);
-                ManagedMax = Math.Max(ManagedMax, now.Item2);
-                First = First.WorkingSet == 0 ? now : First;
+                Peak = Math.Max(Peak, now);
+                First = First == 0 ? now : First;
                 for (var pass = 0; pass < 2; pass++)
                 {
                     for (var i = 0; i < Fractions.Length; i++)
                     {
-                        if (at[pass, i].WorkingSet == 0 && rows >= (pass + Fractions[i]) * perPass)
+                        if (at[pass, i] == 0 && rows >= (pass + Fractions[i]) * perPass)
                         {
                             at[pass, i] = now;
                         }

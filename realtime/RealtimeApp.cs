@@ -19,7 +19,6 @@ public static class RealtimeApp
     /// <summary>Exit codes: 0 done, 1 failed while running, 2 nothing ran (options, model or source wrong).</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        NativeHeap.KeepLargeBlocksMapped();
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)

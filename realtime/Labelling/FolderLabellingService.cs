@@ -66,6 +66,7 @@ public sealed class FolderLabellingService(
             FinishSorting(done, labels, sorter, csv!);
         }
 
+        using var decoders = new DecodeThreads(Environment.ProcessorCount);
         var ownFiles = new[] { csvPath, jsonlPath };
         var files = Enumerate(settings.Source, outRoot).Where(f => !ownFiles.Contains(f)).ToList();
         var todo = files.Where(f => !done.ContainsKey(f)).ToList();
@@ -84,7 +85,7 @@ public sealed class FolderLabellingService(
                 break;
             }
 
-            var rows = Classify(chunk);
+            var rows = Classify(chunk, decoders);
             if (sorter is not null)
             {
                 rows = rows.Select(r => r.Prediction is null ? r : r with { Destination = sorter.Plan(r.Path, r.Label) }).ToArray();
@@ -137,13 +138,13 @@ public sealed class FolderLabellingService(
     }
 
     /// <summary>Decodes in parallel, classifies the readable images in one batch; unreadable files become rows with a reason.</summary>
-    private LabelRow[] Classify(string[] paths)
+    private LabelRow[] Classify(string[] paths, DecodeThreads decoders)
     {
         var images = new Mat?[paths.Length];
         var rows = new LabelRow[paths.Length];
         try
         {
-            Parallel.For(0, paths.Length, i =>
+            decoders.For(paths.Length, i =>
             {
                 if (!ImageFile.IsImagePath(paths[i]))
                 {

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+
+namespace DogsVsCats.Vision.Realtime.Labelling;
+
+/// <summary>
+/// A fixed set of threads that decode photos for a whole folder run. glibc's malloc gives each thread that allocates
+/// a heap of its own (an arena) and keeps freed blocks there for reuse. Parallel.For on the .NET thread pool decoded on
+/// an ever-changing set of threads, so over a long run more and more arenas each came to hold several MiB of freed
+/// photo buffers: measured with bench label, the working set rose by ~50 MiB over two passes of the same 3,000 photos
+/// and was still rising in the second. Decoding always on the same threads uses one arena each, filled once.
+/// </summary>
+public sealed class DecodeThreads : IDisposable
+{
+    private readonly BlockingCollection<Action> work = [];
+    private readonly Thread[] threads;
+
+    public DecodeThreads(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        threads = new Thread[count];
+        for (var i = 0; i < count; i++)
+        {
+            threads[i] = new Thread(Work) { IsBackground = true, Name = $"decode {i + 1}" };
+            threads[i].Start();
+        }
+    }
+
+    /// <summary>The threads' managed ids (for tests).</summary>
+    public IReadOnlyList<int> ThreadIds => threads.Select(t => t.ManagedThreadId).ToArray();
+
+    /// <summary>Runs <paramref name="body"/> for 0 .. count - 1 on these threads and waits; the first exception is rethrown as it was.</summary>
+    public void For(int count, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var done = new CountdownEvent(count);
+        var errors = new ConcurrentQueue<ExceptionDispatchInfo>();
+        for (var i = 0; i < count; i++)
+        {
+            var index = i;
+            work.Add(() =>
+            {
+                try
+                {
+                    body(index);
+                }
+                catch (Exception e)
+                {
+                    errors.Enqueue(ExceptionDispatchInfo.Capture(e));
+                }
+                finally
+                {
+                    done.Signal();
+                }
+            });
+        }
+
+        done.Wait();
+        if (errors.TryPeek(out var first))
+        {
+            first.Throw();
+        }
+    }
+
+    public void Dispose()
+    {
+        work.CompleteAdding();
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        work.Dispose();
+    }
+
+    private void Work()
+    {
+        foreach (var item in work.GetConsumingEnumerable())
+        {
+            item();
+        }
+    }
+}
