@@ -29,7 +29,7 @@ public static class RealtimeCli
         }
 
         Add<string>("--model", nameof(RealtimeOptions.Model), "(required) The model.onnx that 'trainer train' or 'trainer export' wrote.", "-m");
-        Add<string>("--source", nameof(RealtimeOptions.Source), $"Camera index (0), device path (/dev/video0), video file, rtsp/http url, folder or image [default: {defaults.Source}].", "-s");
+        Add<string>("--source", nameof(RealtimeOptions.Source), $"Camera index (0), device path (/dev/video0), video file, rtsp/http url (where the OpenCV build has network protocols; the bundled Linux one has not), image sequence (frame%04d.jpg), folder or image [default: {defaults.Source}].", "-s");
         Add<string>("--device", nameof(RealtimeOptions.Device), $"auto (CUDA when ONNX Runtime can load it, else CPU, said in one line), cpu, cuda (fail unless CUDA loads) [default: {defaults.Device}].");
         Add<int>("--threads", nameof(RealtimeOptions.Threads), "ONNX Runtime threads (0 = all cores) [default: 0].");
         Add<double>("--min-confidence", nameof(RealtimeOptions.MinConfidence), $"Below this probability the label is 'uncertain' (folder: sorted into uncertain/) [default: {defaults.MinConfidence}].");
