@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Export;
+using DogsVsCats.Vision.Tests.Training;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -117,18 +118,7 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
         }
     }
 
-    /// <summary>Backbone tensors (parameters and BatchNorm statistics) of a strategy's checkpoint that differ from the weights file.</summary>
-    private List<string> ChangedBackboneTensors(string architecture, string strategy)
-    {
-        var (report, _) = references.SmallRun(architecture);
-        using var scope = NewDisposeScope();
-        using var pretrained = Backbones.Create(new BackboneSpec(architecture, references.Weights(architecture, ".pth")));
-        using var trained = new TransferModel(Backbones.Architecture(architecture), new ClassifierHead(2048, 2));
-        trained.load(report.Strategies.Single(s => s.Strategy == strategy).CheckpointPath);
-        var reference = pretrained.state_dict();
-        return [.. trained.state_dict()
-            .Where(kv => kv.Key.StartsWith("backbone.", StringComparison.Ordinal))
-            .Where(kv => !kv.Value.eq(reference[kv.Key["backbone.".Length..]]).all().item<bool>())
-            .Select(kv => kv.Key)];
-    }
+    private List<string> ChangedBackboneTensors(string architecture, string strategy) => BackboneChanges.InCheckpoint(
+        new BackboneSpec(architecture, references.Weights(architecture, ".pth")), 2,
+        references.SmallRun(architecture).Report.Strategies.Single(s => s.Strategy == strategy).CheckpointPath);
 }

@@ -137,17 +137,5 @@ public sealed class StrategyTests(SmallRunFixture run)
         Assert.Equal(2, again.Notes.Count(n => n.Contains("read from cache", StringComparison.Ordinal)));
     }
 
-    /// <summary>Names of backbone tensors (parameters and BatchNorm statistics) that differ from the pretrained network.</summary>
-    private static List<string> ChangedBackboneTensors(string checkpoint)
-    {
-        using var scope = NewDisposeScope();
-        using var pretrained = Backbones.Create(BackboneSpec.Default);
-        using var trained = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, 2));
-        trained.load(checkpoint);
-        var reference = pretrained.state_dict();
-        return [.. trained.state_dict()
-            .Where(kv => kv.Key.StartsWith("backbone.", StringComparison.Ordinal))
-            .Where(kv => !kv.Value.eq(reference[kv.Key["backbone.".Length..]]).all().item<bool>())
-            .Select(kv => kv.Key)];
-    }
+    private static List<string> ChangedBackboneTensors(string checkpoint) => BackboneChanges.InCheckpoint(BackboneSpec.Default, 2, checkpoint);
 }
