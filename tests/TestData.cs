@@ -11,6 +11,9 @@ public static class TestData
     /// <summary>The folder holding DogsVsCats.Vision.sln.</summary>
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
+    /// <summary>Debian's python3 (where apt installs python3-onnx and python3-torch), else the first on PATH.</summary>
+    public static string Python { get; } = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
     public static string NewTempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "dogsvscats-tests", Guid.NewGuid().ToString("N"));

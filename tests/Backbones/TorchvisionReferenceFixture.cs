@@ -18,8 +18,7 @@ public sealed class TorchvisionReferenceFixture : IDisposable
     public TorchvisionReferenceFixture()
     {
         Directory = TestData.NewTempDirectory();
-        var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(TestData.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(TestData.RepositoryRoot, "tools", "torchvision_reference.py"));
         start.ArgumentList.Add(Directory);
         foreach (var photo in TestData.RealPhotos("cat", 6).Concat(TestData.RealPhotos("dog", 6)))

@@ -126,8 +126,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
     [Fact]
     public void Export_OnnxChecker_AcceptsTheFile()
     {
-        var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(TestData.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "-c", "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print('ok')", ModelPath })
         {
             start.ArgumentList.Add(arg);
