@@ -103,12 +103,6 @@ public static class TrainerCli
         {
             try
             {
-                var backboneSpec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights));
-                if (Backbones.Problem(backboneSpec) is { } problem)
-                {
-                    throw new BackboneWeightsException(problem);
-                }
-
                 var threadCount = parsed.GetValue(threads);
                 TorchSharp.torch.set_num_threads(threadCount > 0 ? threadCount : Environment.ProcessorCount);
                 var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--patience", parsed.GetValue(patience)) };
@@ -140,7 +134,7 @@ public static class TrainerCli
                 {
                     DataRoot = parsed.GetValue(data)!,
                     Strategy = parsed.GetValue(strategy)!,
-                    Backbone = backboneSpec,
+                    Backbone = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights)),   // checked, weights loaded, before any photo is decoded
                     ValidationFraction = parsed.GetValue(valSplit),
                     LimitPerClass = parsed.GetValue(limit),
                     OutputRoot = parsed.GetValue(output)!,
