@@ -51,7 +51,7 @@ public static class BackboneBenchmark
 
     private static double FinetuneStep(TransferModel model, BackboneInfo info, int batch, double seconds)
     {
-        StrategyRunner.Freeze(model.Backbone, model.Backbone.LastStage);
+        Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
         var parameters = model.Backbone.LastStage.parameters().Concat(model.Head.parameters()).ToList();
         using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9);
         using var input = rand(batch, 3, info.InputHeight, info.InputWidth) * 255;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Tests;
 
+[Trait("Category", "Slow")]
 public sealed class BackboneParityTests
 {
     [Fact]

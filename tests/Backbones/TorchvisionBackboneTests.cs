@@ -9,6 +9,7 @@ namespace DogsVsCats.Vision.Tests.BackboneTests;
 
 /// <summary>The torchvision backbones against PyTorch itself, and every way a weights file can be wrong.</summary>
 [Collection(TorchvisionGroup.Name)]
+[Trait("Category", "Slow")]
 public sealed class TorchvisionBackboneTests(TorchvisionReferenceFixture references)
 {
     [Theory]

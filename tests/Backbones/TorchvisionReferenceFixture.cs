@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using DogsVsCats.Vision.Tests.Training;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 
@@ -51,7 +51,7 @@ public sealed class TorchvisionReferenceFixture : IDisposable
         var request = new RunRequest
         {
             DataRoot = TestData.DogsVsCatsRoot,
-            Strategy = StrategyNames.All,
+            Strategy = StrategyRegistry.All,
             Backbone = new BackboneSpec(a, Weights(a, ".pth")),
             LimitPerClass = 8,
             ValidationFraction = 0.25,

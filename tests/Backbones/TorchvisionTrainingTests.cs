@@ -1,9 +1,10 @@
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Export;
-using DogsVsCats.Vision.Tests.Training;
+using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -20,6 +21,7 @@ namespace DogsVsCats.Vision.Tests.BackboneTests;
 /// reference script: these tests check the plumbing, shapes and numbers, not accuracy).
 /// </summary>
 [Collection(TorchvisionGroup.Name)]
+[Trait("Category", "Slow")]
 public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture references)
 {
     public static TheoryData<string> Architectures => [TorchvisionResNet50.BackboneName, TorchvisionInceptionV3.BackboneName];
@@ -30,11 +32,11 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
     {
         var (report, directory) = references.SmallRun(architecture);
         Assert.StartsWith(architecture + " (weights ", report.Backbone, StringComparison.Ordinal);
-        Assert.Equal(StrategyNames.Plan(StrategyNames.All), report.Strategies.Select(s => s.Strategy));
+        Assert.Equal(StrategyRegistry.Plan(StrategyRegistry.All).Select(s => s.Name), report.Strategies.Select(s => s.Strategy));
         Assert.All(report.Strategies, s => Assert.True(double.IsFinite(s.ValidationLoss) && File.Exists(s.CheckpointPath), $"{s.Strategy}: loss {s.ValidationLoss}"));
         // Random backbones give features with no signal: losses are only checked for being sane, not for falling.
         Assert.All(report.Strategies.SelectMany(s => s.Epochs), e => Assert.True(double.IsFinite(e.TrainLoss) && e.TrainLoss < 10, $"train loss {e.TrainLoss}"));
-        Assert.Contains(report.Strategies.Single(s => s.Strategy == StrategyNames.Finetune).Notes, n => n.Contains($"Unfrozen: {Backbones.Describe(architecture).LastStageName} (whole blocks)", StringComparison.Ordinal));
+        Assert.Contains(report.Strategies.Single(s => s.Strategy == FinetuneStrategy.StrategyName).Notes, n => n.Contains($"Unfrozen: {Backbones.Describe(architecture).LastStageName} (whole blocks)", StringComparison.Ordinal));
 
         using var session = new InferenceSession(Path.Combine(directory, TrainingRun.ModelFile));
         var metadata = ModelDescription.FromProperties(session.ModelMetadata.CustomMetadataMap, "model.onnx");
@@ -47,7 +49,7 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
     [MemberData(nameof(Architectures))]
     public void Frozen_AfterTraining_BackboneIdenticalToTheWeightsFile(string architecture)
     {
-        var changed = ChangedBackboneTensors(architecture, StrategyNames.Frozen);
+        var changed = ChangedBackboneTensors(architecture, FrozenStrategy.StrategyName);
         Assert.Empty(changed);
     }
 
@@ -55,7 +57,7 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
     [MemberData(nameof(Architectures))]
     public void Finetune_AfterTraining_OnlyTheLastStageChanged_EveryConvolutionOfIt(string architecture)
     {
-        var changed = ChangedBackboneTensors(architecture, StrategyNames.Finetune);
+        var changed = ChangedBackboneTensors(architecture, FinetuneStrategy.StrategyName);
         var last = Backbones.Describe(architecture).LastStageName;
         Assert.NotEmpty(changed);
         Assert.All(changed, name => Assert.StartsWith($"backbone.{last}.", name, StringComparison.Ordinal));

@@ -1,9 +1,10 @@
-using DogsVsCats.Vision.Tests.Training;
+using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Export;
 
 namespace DogsVsCats.Vision.Tests.Export;
 
 [Collection(SmallRunGroup.Name)]
+[Trait("Category", "Slow")]
 public sealed class ExportErrorTests(SmallRunFixture run) : IDisposable
 {
     private readonly string folder = TestData.NewTempDirectory();

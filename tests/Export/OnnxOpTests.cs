@@ -1,10 +1,11 @@
-using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Tests.Export;
 
 /// <summary>Each op the exporter writes, against TorchSharp's own result for the same module and input (eval mode).</summary>
+[Trait("Category", "Fast")]
 public sealed class OnnxOpTests
 {
     public static TheoryData<string> Modules => [.. Cases.Keys];

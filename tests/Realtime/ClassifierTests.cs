@@ -1,7 +1,7 @@
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
-using DogsVsCats.Vision.Tests.Training;
-using DogsVsCats.Vision.Trainer.Training;
+using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Run;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 

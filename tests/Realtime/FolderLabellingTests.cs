@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DogsVsCats.Vision.Realtime.Labelling;
-using DogsVsCats.Vision.Tests.Training;
-using DogsVsCats.Vision.Trainer.Training;
+using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Run;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Realtime;

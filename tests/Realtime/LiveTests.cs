@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Live;
-using DogsVsCats.Vision.Tests.Training;
-using DogsVsCats.Vision.Trainer.Training;
+using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Run;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 

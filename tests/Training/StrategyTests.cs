@@ -1,69 +1,26 @@
+using System.Globalization;
+using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Tests.Training;
 
-/// <summary>
-/// Runs <c>trainer train --strategy all</c> once, for seconds, on 24 + 24 real photos (8 + 8 for validation),
-/// and shares the run with the tests below.
-/// </summary>
-public sealed class SmallRunFixture : IDisposable
-{
-    public SmallRunFixture()
-    {
-        Directory = TestData.NewTempDirectory();
-        var request = new RunRequest
-        {
-            DataRoot = TestData.DogsVsCatsRoot,
-            Strategy = StrategyNames.All,
-            LimitPerClass = 24,
-            ValidationFraction = 0.25,
-            OutputRoot = Path.Combine(Directory, "runs"),
-        };
-        var settings = new TrainingSettings
-        {
-            BatchSize = 8,
-            Epochs = 3,
-            Patience = 3,
-            CacheDirectory = Path.Combine(Directory, "cache"),
-        };
-        (Report, RunDirectory) = TrainingRun.Execute(request, settings, new QuietProgress(Log.Add));
-    }
-
-    public string Directory { get; }
-
-    public RunReport Report { get; }
-
-    public string RunDirectory { get; }
-
-    public List<string> Log { get; } = [];
-
-    public StrategyResult Strategy(string name) => Report.Strategies.Single(s => s.Strategy == name);
-
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-}
-
-[CollectionDefinition(Name)]
-public sealed class SmallRunGroup : ICollectionFixture<SmallRunFixture>
-{
-    public const string Name = "small training run";
-}
-
 [Collection(SmallRunGroup.Name)]
+[Trait("Category", "Slow")]
 public sealed class StrategyTests(SmallRunFixture run)
 {
     [Theory]
-    [InlineData(StrategyNames.Frozen)]
-    [InlineData(StrategyNames.Features)]
-    [InlineData(StrategyNames.Finetune)]
+    [InlineData(FrozenStrategy.StrategyName)]
+    [InlineData(FeaturesStrategy.StrategyName)]
+    [InlineData(FinetuneStrategy.StrategyName)]
     public void Strategy_SmallRealSubset_LossFallsAndAccuracyBeatsChance(string name)
     {
         var result = run.Strategy(name);
-        Assert.Equal(3, result.Epochs.Count);
+        Assert.Equal(SmallRunFixture.Epochs, result.Epochs.Count);
         Assert.True(result.Epochs[^1].TrainLoss < result.Epochs[0].TrainLoss, $"{name}: train loss {result.Epochs[0].TrainLoss:F4} -> {result.Epochs[^1].TrainLoss:F4} did not fall");
         Assert.True(result.ValidationAccuracy > 0.75, $"{name}: validation accuracy {result.ValidationAccuracy:P1} is not above 75 %");
         Assert.True(result.ValidationLoss < Math.Log(2), $"{name}: validation loss {result.ValidationLoss:F4} is no better than chance (ln 2)");
@@ -73,16 +30,16 @@ public sealed class StrategyTests(SmallRunFixture run)
     [Fact]
     public void Frozen_AfterTraining_BackboneIdenticalToPretrained()
     {
-        var changed = ChangedBackboneTensors(run.Strategy(StrategyNames.Frozen).CheckpointPath);
+        var changed = ChangedBackboneTensors(run.Strategy(FrozenStrategy.StrategyName).CheckpointPath);
         Assert.Empty(changed);
-        Assert.True(run.Strategy(StrategyNames.Frozen).FrozenParameters > 10_000_000);
-        Assert.Equal(512 * 2 + 2, run.Strategy(StrategyNames.Frozen).TrainableParameters);
+        Assert.True(run.Strategy(FrozenStrategy.StrategyName).FrozenParameters > 10_000_000);
+        Assert.Equal(512 * 2 + 2, run.Strategy(FrozenStrategy.StrategyName).TrainableParameters);
     }
 
     [Fact]
     public void Finetune_AfterTraining_OnlyLastStageChanged()
     {
-        var changed = ChangedBackboneTensors(run.Strategy(StrategyNames.Finetune).CheckpointPath);
+        var changed = ChangedBackboneTensors(run.Strategy(FinetuneStrategy.StrategyName).CheckpointPath);
         Assert.NotEmpty(changed);
         Assert.All(changed, name => Assert.StartsWith("backbone.layer4.", name, StringComparison.Ordinal));
         // Whole blocks: every convolution of every layer4 block moved (3 in the first block with its shortcut, 2 in each other).
@@ -91,10 +48,17 @@ public sealed class StrategyTests(SmallRunFixture run)
     }
 
     [Fact]
-    public void Finetune_StartsFromFeaturesHead_LogsAccuracyBeforeAndAfterLoading()
+    public void Finetune_StartsFromFeaturesHead_ValidationLossAfterLoadingIsTheFeaturesHeads()
     {
-        var note = Assert.Single(run.Strategy(StrategyNames.Finetune).Notes, n => n.Contains("after loading the features head", StringComparison.Ordinal));
+        // The features head (features/best.pt) on the pretrained backbone, evaluated here independently of the run.
+        var data = TrainingRun.Load(run.Request(FinetuneStrategy.StrategyName, "unused"), new QuietProgress());
+        using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+        model.Head.load(Path.Combine(run.RunDirectory, FeaturesStrategy.StrategyName, FeaturesStrategy.HeadCheckpoint));
+        var expected = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
+
+        var note = Assert.Single(run.Strategy(FinetuneStrategy.StrategyName).Notes, n => n.Contains("after loading the features head", StringComparison.Ordinal));
         Assert.Contains("with a fresh head", note, StringComparison.Ordinal);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"(loss {expected.Loss:F4}) after loading the features head"), note, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -105,7 +69,7 @@ public sealed class StrategyTests(SmallRunFixture run)
             Assert.True(File.Exists(Path.Combine(run.RunDirectory, file)), file);
         }
 
-        foreach (var strategy in StrategyNames.Plan(StrategyNames.All))
+        foreach (var strategy in StrategyRegistry.Plan(StrategyRegistry.All).Select(s => s.Name))
         {
             var folder = Path.Combine(run.RunDirectory, strategy);
             Assert.True(File.Exists(Path.Combine(folder, "best.pt")), $"{strategy}/best.pt");
@@ -113,7 +77,7 @@ public sealed class StrategyTests(SmallRunFixture run)
             Assert.NotEmpty(System.IO.Directory.GetFiles(Path.Combine(folder, "tensorboard"), "events.out.tfevents.*"));
         }
 
-        Assert.Contains(run.Report.Winner, StrategyNames.Plan(StrategyNames.All));
+        Assert.Contains(run.Report.Winner, StrategyRegistry.Plan(StrategyRegistry.All).Select(s => s.Name));
         var best = run.Report.Strategies.MinBy(s => s.ValidationLoss)!;
         Assert.Equal(best.Strategy, run.Report.Winner);
     }
@@ -121,20 +85,41 @@ public sealed class StrategyTests(SmallRunFixture run)
     [Fact]
     public void Features_SecondRun_ReadsCacheInsteadOfExtracting()
     {
-        var first = run.Strategy(StrategyNames.Features);
+        var first = run.Strategy(FeaturesStrategy.StrategyName);
         Assert.Contains(first.Notes, n => n.Contains("extracted and cached", StringComparison.Ordinal));
-        var request = new RunRequest
-        {
-            DataRoot = TestData.DogsVsCatsRoot,
-            Strategy = StrategyNames.Features,
-            LimitPerClass = 24,
-            ValidationFraction = 0.25,
-            OutputRoot = Path.Combine(run.Directory, "runs-again"),
-        };
-        var settings = new TrainingSettings { BatchSize = 8, Epochs = 1, CacheDirectory = Path.Combine(run.Directory, "cache") };
-        var (report, _) = TrainingRun.Execute(request, settings, new QuietProgress());
+        var settings = new TrainingSettings { BatchSize = 8, Epochs = 1, CacheDirectory = run.CacheDirectory };
+        var (report, _) = TrainingRun.Execute(run.Request(FeaturesStrategy.StrategyName, "runs-again"), settings, new QuietProgress());
         var again = Assert.Single(report.Strategies);
         Assert.Equal(2, again.Notes.Count(n => n.Contains("read from cache", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Features_ManyEpochsPatienceTwo_StopsEarlyAndBestPtHoldsTheBestEpoch()
+    {
+        // Cached vectors (from the shared run) make each epoch take milliseconds, so 300 epochs cost nothing unless
+        // early stopping never fires.
+        const int epochs = 300;
+        const int patience = 2;
+        var settings = new TrainingSettings { BatchSize = 8, Epochs = epochs, Patience = patience, CacheDirectory = run.CacheDirectory };
+        var (report, directory) = TrainingRun.Execute(run.Request(FeaturesStrategy.StrategyName, "runs-early-stop"), settings, new QuietProgress());
+        var result = Assert.Single(report.Strategies);
+
+        var folder = Path.Combine(directory, FeaturesStrategy.StrategyName);
+        var rows = File.ReadAllLines(Path.Combine(folder, "epochs.csv")).Skip(1)
+            .Select(line => line.Split(','))
+            .Select(f => (Epoch: int.Parse(f[0], CultureInfo.InvariantCulture), ValidationLoss: double.Parse(f[3], CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.True(rows.Count < epochs, $"no early stop: all {rows.Count} epochs ran");
+        var best = rows.MinBy(r => r.ValidationLoss);
+        Assert.Equal(best.Epoch + patience, rows[^1].Epoch);   // stopped exactly `patience` epochs after the best
+        Assert.Equal(best.Epoch, result.BestEpoch);
+
+        // best.pt (the head alone) on the cached validation vectors gives the best row's loss.
+        var data = TrainingRun.Load(run.Request(FeaturesStrategy.StrategyName, "unused"), new QuietProgress());
+        using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+        model.Head.load(Path.Combine(folder, FeaturesStrategy.HeadCheckpoint));
+        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), 8, new QuietProgress(), "best.pt");
+        Assert.Equal(best.ValidationLoss, evaluated.Loss, 4);
     }
 
     private static List<string> ChangedBackboneTensors(string checkpoint) => BackboneChanges.InCheckpoint(BackboneSpec.Default, 2, checkpoint);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 
@@ -64,9 +65,9 @@ public static class TrainerCli
         var strategy = new Option<string>("--strategy", "-s")
         {
             Description = "frozen: frozen backbone, new head, images every epoch (augmented). features: cache backbone features once, train the head on them. finetune: features head + last stage unfrozen. all: the three, compared on validation loss.",
-            DefaultValueFactory = _ => StrategyNames.All,
+            DefaultValueFactory = _ => StrategyRegistry.All,
         };
-        strategy.AcceptOnlyFromAmong([.. StrategyNames.Choices]);
+        strategy.AcceptOnlyFromAmong([.. StrategyRegistry.Choices]);
         var backbone = new Option<string>("--backbone")
         {
             Description = $"Pretrained backbone. {CntkResNet18.BackboneName}: ImageNet ResNet-18 shipped with the program (224 px). {TorchvisionResNet50.BackboneName} (224 px), {TorchvisionInceptionV3.BackboneName} (299 px, the study's network): torchvision's, with --weights.",
@@ -78,8 +79,8 @@ public static class TrainerCli
             Description = "torchvision state_dict for resnet50 or inception_v3: a .pth saved by torch.save(model.state_dict(), ...) or a .safetensors file. Its ImageNet classifier (fc, AuxLogits) is ignored.",
         };
         var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
-        device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
-        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {StrategyNames.Frozen} {StrategyNames.DefaultEpochs(StrategyNames.Frozen)}, {StrategyNames.Features} {StrategyNames.DefaultEpochs(StrategyNames.Features)}, {StrategyNames.Finetune} {StrategyNames.DefaultEpochs(StrategyNames.Finetune)}]." };
+        device.AcceptOnlyFromAmong([.. Enum.GetNames<DeviceRequest>().Select(n => n.ToLowerInvariant())]);
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {string.Join(", ", StrategyRegistry.Strategies.Select(s => $"{s.Name} {s.DefaultEpochs}"))}]." };
         var patience = new Option<int>("--patience") { Description = "Stop a strategy after this many epochs without a lower validation loss.", DefaultValueFactory = _ => defaults.Patience };
         var batch = new Option<int>("--batch-size", "-b") { Description = "Images (or cached vectors) per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate for frozen and features.", DefaultValueFactory = _ => defaults.LearningRate };
@@ -87,7 +88,7 @@ public static class TrainerCli
         var momentum = new Option<double>("--momentum") { Description = "SGD momentum (Nesterov).", DefaultValueFactory = _ => defaults.Momentum };
         var decay = new Option<double>("--decay") { Description = "Learning-rate time decay per step, as Keras: lr / (1 + decay * step).", DefaultValueFactory = _ => defaults.Decay };
         var noAugment = new Option<bool>("--no-augment") { Description = "Turn off random flip/crop for frozen and finetune." };
-        var valSplit = new Option<double>("--val-split") { Description = "Fraction of each class held out for validation (ignored when a val/ folder exists).", DefaultValueFactory = _ => 0.2 };
+        var valSplit = new Option<double>("--val-split") { Description = "Fraction of each class held out for validation (ignored when a val/ folder exists).", DefaultValueFactory = _ => DatasetScanner.DefaultValidationFraction };
         var seed = new Option<int>("--seed") { Description = "Seed for head initialisation, shuffling and augmentation (the split always uses 42).", DefaultValueFactory = _ => defaults.Seed };
         var limit = new Option<int>("--limit") { Description = "Use at most N training images per class (validation scaled to match); 0 = all. For quick trials.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out", "-o") { Description = "Folder under which each run gets its own <yyyyMMdd-HHmmss>/ folder (report, plots, checkpoints, CSV, TensorBoard logs); an existing run is never overwritten.", DefaultValueFactory = _ => "runs" };
@@ -128,7 +129,7 @@ public static class TrainerCli
                     Augment = !parsed.GetValue(noAugment),
                     Seed = parsed.GetValue(seed),
                     CacheDirectory = parsed.GetValue(cache)!,
-                    Device = DeviceSelection.Select(parsed.GetValue(device)!, Console.WriteLine),
+                    Device = DeviceSelection.Select(Enum.Parse<DeviceRequest>(parsed.GetValue(device)!, ignoreCase: true), Console.WriteLine),
                 };
                 var request = new RunRequest
                 {

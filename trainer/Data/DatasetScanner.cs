@@ -13,7 +13,10 @@ public static class DatasetScanner
     public const string ClassFoldersLayout = "class-folders";
     public const string KaggleFlatLayout = "kaggle-flat";
 
-    public static DatasetSplit Scan(string root, double validationFraction = 0.2, int seed = 42)
+    /// <summary>Of each class, the share held out for validation when no val/ folder exists.</summary>
+    public const double DefaultValidationFraction = 0.2;
+
+    public static DatasetSplit Scan(string root, double validationFraction = DefaultValidationFraction, int seed = 42)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (!(validationFraction > 0 && validationFraction < 1))

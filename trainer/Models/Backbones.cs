@@ -6,10 +6,45 @@ public sealed record BackboneSpec(string Name, string? WeightsPath = null)
     public static BackboneSpec Default { get; } = new(CntkResNet18.BackboneName);
 }
 
+/// <summary>
+/// Everything the program knows about one backbone: its name, input size, preprocessing and last stage
+/// (<see cref="Info"/>), the network whose outputs it reproduces, how its layers are built and how its pretrained
+/// weights load. Adding a backbone means adding one entry to <see cref="Backbones.Registry"/>.
+/// </summary>
+/// <param name="Info">Name, input size, feature channels, preprocessing and last stage, as the rest of the program sees them.</param>
+/// <param name="ReferenceNetwork">The published network this one is rebuilt from and checked against.</param>
+/// <param name="Architecture">The layers, without pretrained weights.</param>
+/// <param name="NeedsWeightsFile">True when the user brings the weights with --weights.</param>
+/// <param name="LoadWeights">Loads the pretrained weights into a new <see cref="Architecture"/> (the spec's weights file, if any).</param>
+/// <param name="WeightFiles">Files whose bytes define the pretrained weights (part of the feature-cache key).</param>
+public sealed record BackboneEntry(
+    BackboneInfo Info,
+    string ReferenceNetwork,
+    Func<Backbone> Architecture,
+    bool NeedsWeightsFile,
+    Action<Backbone, BackboneSpec> LoadWeights,
+    Func<BackboneSpec, IReadOnlyList<string>> WeightFiles)
+{
+    public string Name => Info.Name;
+}
+
 /// <summary>Builds backbones by their CLI name with their pretrained weights loaded.</summary>
 public static class Backbones
 {
-    public static IReadOnlyList<string> Names { get; } = [CntkResNet18.BackboneName, TorchvisionResNet50.BackboneName, TorchvisionInceptionV3.BackboneName];
+    public static IReadOnlyList<BackboneEntry> Registry { get; } =
+    [
+        new(
+            CntkResNet18.Description,
+            "ResNet18.onnx of NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 (CNTK 2.6, with ResNetPreprocess.onnx)",
+            () => new CntkResNet18(),
+            NeedsWeightsFile: false,
+            (backbone, _) => ((CntkResNet18)backbone).LoadOnnxWeights(ResNet18OnnxPath, ResNet18PreprocessOnnxPath),
+            _ => [ResNet18OnnxPath, ResNet18PreprocessOnnxPath]),
+        Torchvision(TorchvisionResNet50.Description, "torchvision.models.resnet50", () => new TorchvisionResNet50()),
+        Torchvision(TorchvisionInceptionV3.Description, "torchvision.models.inception_v3", () => new TorchvisionInceptionV3()),
+    ];
+
+    public static IReadOnlyList<string> Names { get; } = [.. Registry.Select(b => b.Name)];
 
     /// <summary>Folder the build copies the packaged ImageNet models into (beside the program).</summary>
     public static string ModelsDirectory => Path.Combine(AppContext.BaseDirectory, "models");
@@ -18,16 +53,14 @@ public static class Backbones
 
     public static string ResNet18PreprocessOnnxPath => Path.Combine(ModelsDirectory, "ResNetPreprocess.onnx");
 
-    public static BackboneInfo Describe(string name) => name switch
-    {
-        CntkResNet18.BackboneName => CntkResNet18.Description,
-        TorchvisionResNet50.BackboneName => TorchvisionResNet50.Description,
-        TorchvisionInceptionV3.BackboneName => TorchvisionInceptionV3.Description,
-        _ => throw Unknown(name),
-    };
+    public static BackboneEntry Find(string name) =>
+        Registry.SingleOrDefault(b => b.Name == name)
+        ?? throw new ArgumentException($"Unknown backbone '{name}'. Choose one of: {string.Join(", ", Names)}.", nameof(name));
+
+    public static BackboneInfo Describe(string name) => Find(name).Info;
 
     /// <summary>True for backbones whose weights the user brings with --weights.</summary>
-    public static bool NeedsWeightsFile(string name) => name is TorchvisionResNet50.BackboneName or TorchvisionInceptionV3.BackboneName;
+    public static bool NeedsWeightsFile(string name) => Find(name).NeedsWeightsFile;
 
     /// <summary>
     /// Checks that <paramref name="spec"/> names a backbone and, where one is needed, an existing weights file
@@ -35,19 +68,20 @@ public static class Backbones
     /// </summary>
     public static string? Problem(BackboneSpec spec)
     {
-        if (!Names.Contains(spec.Name))
+        var entry = Registry.SingleOrDefault(b => b.Name == spec.Name);
+        if (entry is null)
         {
             return $"Unknown backbone '{spec.Name}'. Choose one of: {string.Join(", ", Names)}.";
         }
 
-        if (NeedsWeightsFile(spec.Name) && spec.WeightsPath is null)
+        if (entry.NeedsWeightsFile && spec.WeightsPath is null)
         {
             return $"--backbone {spec.Name} needs --weights FILE: torchvision's ImageNet {spec.Name} state_dict (.pth or .safetensors). README, 'Other backbones', says where to get it.";
         }
 
-        if (!NeedsWeightsFile(spec.Name) && spec.WeightsPath is not null)
+        if (!entry.NeedsWeightsFile && spec.WeightsPath is not null)
         {
-            return $"--weights is for torchvision backbones ({string.Join(", ", Names.Where(NeedsWeightsFile))}); {spec.Name} brings its own ImageNet weights. Drop --weights or choose --backbone resnet50 or inception_v3.";
+            return $"--weights is for torchvision backbones ({string.Join(", ", Registry.Where(b => b.NeedsWeightsFile).Select(b => b.Name))}); {spec.Name} brings its own ImageNet weights. Drop --weights or choose --backbone resnet50 or inception_v3.";
         }
 
         if (spec.WeightsPath is not null && !File.Exists(spec.WeightsPath))
@@ -66,18 +100,11 @@ public static class Backbones
             throw new BackboneWeightsException(problem);
         }
 
-        var backbone = Architecture(spec.Name);
+        var entry = Find(spec.Name);
+        var backbone = entry.Architecture();
         try
         {
-            switch (backbone)
-            {
-                case CntkResNet18 resnet:
-                    resnet.LoadOnnxWeights(ResNet18OnnxPath, ResNet18PreprocessOnnxPath);
-                    break;
-                case TorchvisionBackbone torchvision:
-                    torchvision.LoadWeights(spec.WeightsPath!);
-                    break;
-            }
+            entry.LoadWeights(backbone, spec);
         }
         catch
         {
@@ -89,22 +116,16 @@ public static class Backbones
     }
 
     /// <summary>The backbone's layers without pretrained weights (for a checkpoint that holds them all).</summary>
-    public static Backbone Architecture(string name) => name switch
-    {
-        CntkResNet18.BackboneName => new CntkResNet18(),
-        TorchvisionResNet50.BackboneName => new TorchvisionResNet50(),
-        TorchvisionInceptionV3.BackboneName => new TorchvisionInceptionV3(),
-        _ => throw Unknown(name),
-    };
+    public static Backbone Architecture(string name) => Find(name).Architecture();
 
     /// <summary>Files whose content defines the backbone's weights (part of the feature-cache key).</summary>
-    public static IReadOnlyList<string> WeightFiles(BackboneSpec spec) => spec.Name switch
-    {
-        CntkResNet18.BackboneName => [ResNet18OnnxPath, ResNet18PreprocessOnnxPath],
-        _ when NeedsWeightsFile(spec.Name) && spec.WeightsPath is not null => [spec.WeightsPath],
-        _ => throw Unknown(spec.Name),
-    };
+    public static IReadOnlyList<string> WeightFiles(BackboneSpec spec) => Find(spec.Name).WeightFiles(spec);
 
-    private static ArgumentException Unknown(string name) =>
-        new($"Unknown backbone '{name}'. Choose one of: {string.Join(", ", Names)}.", nameof(name));
+    private static BackboneEntry Torchvision(BackboneInfo info, string reference, Func<TorchvisionBackbone> architecture) => new(
+        info,
+        reference,
+        architecture,
+        NeedsWeightsFile: true,
+        (backbone, spec) => ((TorchvisionBackbone)backbone).LoadWeights(spec.WeightsPath!),
+        spec => [spec.WeightsPath!]);
 }

@@ -3,16 +3,28 @@ using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Training;
 
+/// <summary>What <c>--device</c> asks for.</summary>
+public enum DeviceRequest
+{
+    /// <summary>CUDA when TorchSharp sees it, else CPU.</summary>
+    Auto,
+
+    Cpu,
+
+    /// <summary>CUDA, or a clear error.</summary>
+    Cuda,
+}
+
 public static class DeviceSelection
 {
     /// <summary>auto: CUDA when TorchSharp sees it, else CPU (says so once); cuda: CUDA or a clear error; cpu: CPU.</summary>
-    public static Device Select(string requested, Action<string> log)
+    public static Device Select(DeviceRequest requested, Action<string> log)
     {
-        switch (requested.ToLowerInvariant())
+        switch (requested)
         {
-            case "cpu":
+            case DeviceRequest.Cpu:
                 return CPU;
-            case "cuda":
+            case DeviceRequest.Cuda:
                 if (!cuda.is_available())
                 {
                     throw new InvalidOperationException(
@@ -20,7 +32,7 @@ public static class DeviceSelection
                 }
 
                 return CUDA;
-            case "auto":
+            default:
                 if (cuda.is_available())
                 {
                     log($"Device: CUDA ({cuda.device_count()} GPU(s)).");
@@ -29,8 +41,6 @@ public static class DeviceSelection
 
                 log("Device: CPU (TorchSharp sees no CUDA device; build with -p:TorchBackend=cuda to train on an NVIDIA GPU).");
                 return CPU;
-            default:
-                throw new ArgumentException($"Unknown device '{requested}'. Use auto, cpu or cuda.");
         }
     }
 }

@@ -4,19 +4,23 @@ using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
 
-namespace DogsVsCats.Vision.Trainer.Training;
+namespace DogsVsCats.Vision.Trainer.Run;
+
+/// <summary>Decoded train and validation images with the split they came from.</summary>
+public sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, IReadOnlyList<SkippedFile> Skipped);
 
 /// <summary>What <c>trainer train</c> was asked to do.</summary>
 public sealed record RunRequest
 {
     public required string DataRoot { get; init; }
 
-    public string Strategy { get; init; } = StrategyNames.All;
+    public string Strategy { get; init; } = StrategyRegistry.All;
 
     public BackboneSpec Backbone { get; init; } = BackboneSpec.Default;
 
-    public double ValidationFraction { get; init; } = 0.2;
+    public double ValidationFraction { get; init; } = DatasetScanner.DefaultValidationFraction;
 
     /// <summary>At most this many images per class in each split (0 = all): quick trials on a big folder.</summary>
     public int LimitPerClass { get; init; }
@@ -35,26 +39,46 @@ public static class TrainingRun
     {
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
-        var plan = StrategyNames.Plan(request.Strategy);
+        var plan = StrategyRegistry.Plan(request.Strategy);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
         var runDirectory = NewRunDirectory(request.OutputRoot, started);
         progress.Log($"Run folder: {runDirectory}");
 
-        var runner = new StrategyRunner(data, request.Backbone, settings, runDirectory, progress);
-        var results = plan.Select(runner.Run).ToList();
-        var (winner, reason) = WinnerSelection.Choose(results);
-        var summary = new DatasetSummary(
-            Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
-            data.Split.ExplicitValidation, data.Skipped);
-        var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
-        ReportWriter.Write(runDirectory, report);
-        progress.Log($"Winner: {winner}. {reason}");
-        progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
-        var model = Path.Combine(runDirectory, ModelFile);
-        ModelExporter.ExportCheckpoint(results.Single(r => r.Strategy == winner).CheckpointPath, model, overwrite: false);
-        progress.Log($"Model: {model} (ONNX, {winner})");
-        return (report, runDirectory);
+        var context = new StrategyContext(data.Train, data.Validation, data.Split.Classes, request.Backbone, settings, runDirectory, progress);
+        var outcomes = new Dictionary<string, StrategyOutcome>();
+        try
+        {
+            foreach (var strategy in plan)
+            {
+                // What a strategy starts from reaches it through its declared dependencies, which the plan ran before it.
+                var dependencies = strategy.DependsOn.ToDictionary(name => name, name => outcomes[name]);
+                outcomes[strategy.Name] = strategy.Run(context, dependencies);
+            }
+
+            var results = plan.Select(s => outcomes[s.Name].Result).ToList();
+            var (winner, reason) = WinnerSelection.Choose(results);
+            var summary = new DatasetSummary(
+                Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
+                data.Split.ExplicitValidation, data.Skipped);
+            var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
+            ReportWriter.Write(runDirectory, report);
+            progress.Log($"Winner: {winner}. {reason}");
+            progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
+            var model = Path.Combine(runDirectory, ModelFile);
+            // The winner's model is still in memory with its best epoch's weights: the same file as exporting its checkpoint.
+            var best = outcomes[winner];
+            ModelExporter.Export(best.Model, best.Info, model, overwrite: false);
+            progress.Log($"Model: {model} (ONNX, {winner})");
+            return (report, runDirectory);
+        }
+        finally
+        {
+            foreach (var outcome in outcomes.Values)
+            {
+                outcome.Dispose();
+            }
+        }
     }
 
     public static TrainingData Load(RunRequest request, IProgressReporter progress)

@@ -1,7 +1,7 @@
 using DogsVsCats.Vision.Trainer.Models;
 using static TorchSharp.torch;
 
-namespace DogsVsCats.Vision.Tests.Training;
+namespace DogsVsCats.Vision.Tests.Fixtures;
 
 /// <summary>What training did to a backbone: compares a full-model checkpoint with the pretrained network.</summary>
 public static class BackboneChanges

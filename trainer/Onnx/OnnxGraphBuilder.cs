@@ -4,7 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace DogsVsCats.Vision.Trainer.Export;
+namespace DogsVsCats.Vision.Trainer.Onnx;
 
 /// <summary>A module that writes its own forward pass as ONNX nodes (composites: blocks, backbones, heads).</summary>
 public interface IOnnxExportable

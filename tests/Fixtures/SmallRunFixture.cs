@@ -1,0 +1,62 @@
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
+
+namespace DogsVsCats.Vision.Tests.Fixtures;
+
+/// <summary>
+/// Runs <c>trainer train --strategy all</c> once, for seconds, on 24 + 24 real photos (8 + 8 for validation),
+/// and shares the run with the tests that read it.
+/// </summary>
+public sealed class SmallRunFixture : IDisposable
+{
+    public const int LimitPerClass = 24;
+    public const double ValidationFraction = 0.25;
+    public const int BatchSize = 8;
+    public const int Epochs = 3;
+
+    public SmallRunFixture()
+    {
+        Directory = TestData.NewTempDirectory();
+        var settings = new TrainingSettings
+        {
+            BatchSize = BatchSize,
+            Epochs = Epochs,
+            Patience = 3,
+            CacheDirectory = CacheDirectory,
+        };
+        (Report, RunDirectory) = TrainingRun.Execute(Request(StrategyRegistry.All, "runs"), settings, new QuietProgress(Log.Add));
+    }
+
+    public string Directory { get; }
+
+    /// <summary>The features cache the run filled: later runs on the same photos read it instead of running the backbone.</summary>
+    public string CacheDirectory => Path.Combine(Directory, "cache");
+
+    public RunReport Report { get; }
+
+    public string RunDirectory { get; }
+
+    public List<string> Log { get; } = [];
+
+    public StrategyResult Strategy(string name) => Report.Strategies.Single(s => s.Strategy == name);
+
+    /// <summary>The run's photos and split, for <paramref name="strategy"/>, with its runs under <paramref name="outputFolder"/>.</summary>
+    public RunRequest Request(string strategy, string outputFolder) => new()
+    {
+        DataRoot = TestData.DogsVsCatsRoot,
+        Strategy = strategy,
+        LimitPerClass = LimitPerClass,
+        ValidationFraction = ValidationFraction,
+        OutputRoot = Path.Combine(Directory, outputFolder),
+    };
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
+[CollectionDefinition(Name)]
+public sealed class SmallRunGroup : ICollectionFixture<SmallRunFixture>
+{
+    public const string Name = "small training run";
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Training;
+using static TorchSharp.torch;
+
+namespace DogsVsCats.Vision.Trainer.Strategies;
+
+/// <summary>The frozen backbone runs once (cached on disk); only dropout + dense train on the pooled vectors.</summary>
+public sealed class FeaturesStrategy : Strategy
+{
+    public const string StrategyName = "features";
+
+    /// <summary>The head alone, saved by the fit: what <c>finetune</c> starts from.</summary>
+    public const string HeadCheckpoint = "best.pt";
+
+    /// <summary>The whole network (backbone + head), for export.</summary>
+    public const string ModelCheckpoint = "model.pt";
+
+    public override string Name => StrategyName;
+
+    public override int DefaultEpochs => 40;
+
+    public override StrategyOutcome Run(StrategyContext context, IReadOnlyDictionary<string, StrategyOutcome> dependencies)
+    {
+        var clock = Stopwatch.StartNew();
+        var model = context.NewModel();
+        try
+        {
+            var (backbone, head) = (model.Backbone, model.Head);
+            Freeze(backbone, trainable: null);
+            var notes = new List<string>();
+            var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(context.Backbone));
+            var (train, trainPhase) = Features(context, backbone, weights, context.Train, "train", notes);
+            var (validation, validationPhase) = Features(context, backbone, weights, context.Validation, "validation", notes);
+            using (train.Features)
+            using (validation.Features)
+            {
+                var fit = Fitter.Fit(
+                    new FitRequest
+                    {
+                        Strategy = Name,
+                        Module = head,
+                        Forward = head.ForwardPooled,
+                        SetTrainMode = () => head.train(),
+                        Parameters = [.. head.parameters()],
+                        Train = train.Source,
+                        Validation = validation.Source,
+                        LearningRate = context.Settings.LearningRate,
+                        Epochs = context.Epochs(this),
+                        Augment = false,
+                        Directory = context.Directory(this),
+                        Unit = "vec",
+                    },
+                    context.Settings,
+                    context.Progress);
+
+                var full = Path.Combine(context.Directory(this), ModelCheckpoint);
+                Fitter.Save(model, full);
+                return context.Finish(this, model, fit with { Checkpoint = full }, [trainPhase, validationPhase, fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes, trainedHead: fit.Checkpoint);
+            }
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private sealed record CachedFeatures(Tensor Features, FeatureBatchSource Source);
+
+    private static (CachedFeatures Cached, PhaseTiming Phase) Features(StrategyContext context, Backbone backbone, string weightsDigest, ImageSet images, string split, List<string> notes)
+    {
+        var settings = context.Settings;
+        var clock = Stopwatch.StartNew();
+        var key = FeatureCache.Key(backbone.Info, weightsDigest, images, context.Classes);
+        var path = FeatureCache.PathFor(settings.CacheDirectory, key);
+        if (FeatureCache.TryLoad(path, out var vectors, out var dimension, out var labels) && labels.Length == images.Count)
+        {
+            notes.Add($"{split} features read from cache {path}.");
+            context.Progress.Log($"features: {split} features from cache ({labels.Length} vectors).");
+            var cached = tensor(vectors, [labels.Length, dimension], device: settings.Device);
+            return (new CachedFeatures(cached, new FeatureBatchSource(cached, labels)), new PhaseTiming($"read cached {split} features", clock.Elapsed.TotalSeconds, labels.Length));
+        }
+
+        dimension = backbone.Info.FeatureChannels;
+        vectors = new float[images.Count * dimension];
+        backbone.eval();
+        using (var noGrad = no_grad())
+        using (var task = context.Progress.Start($"features: extract {split}", images.Count, "img"))
+        {
+            var order = Enumerable.Range(0, images.Count).ToArray();
+            for (var start = 0; start < images.Count; start += settings.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var indices = order.AsSpan(start, Math.Min(settings.BatchSize, images.Count - start));
+                var input = Batches.Images(images, indices, settings.Device);
+                var pooled = backbone.call(input).mean([2, 3]).cpu();   // [B, D]
+                pooled.data<float>().CopyTo(vectors, start * dimension);
+                task.Advance(indices.Length);
+            }
+        }
+
+        FeatureCache.Save(path, vectors, dimension, images.Labels);
+        notes.Add($"{split} features extracted and cached at {path}.");
+        var features = tensor(vectors, [images.Count, dimension], device: settings.Device);
+        return (new CachedFeatures(features, new FeatureBatchSource(features, images.Labels)), new PhaseTiming($"extract {split} features", clock.Elapsed.TotalSeconds, images.Count));
+    }
+}

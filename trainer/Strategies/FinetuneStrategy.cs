@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Training;
+
+namespace DogsVsCats.Vision.Trainer.Strategies;
+
+/// <summary>Backbone + the features head; the last stage's whole blocks train at a low rate, the rest stays frozen.</summary>
+public sealed class FinetuneStrategy : Strategy
+{
+    public const string StrategyName = "finetune";
+
+    public override string Name => StrategyName;
+
+    public override int DefaultEpochs => 5;
+
+    public override IReadOnlyList<string> DependsOn { get; } = [FeaturesStrategy.StrategyName];
+
+    public override StrategyOutcome Run(StrategyContext context, IReadOnlyDictionary<string, StrategyOutcome> dependencies)
+    {
+        var featuresHead = dependencies[FeaturesStrategy.StrategyName].TrainedHead
+            ?? throw new InvalidOperationException("finetune starts from the head trained by the features strategy, which saved none.");
+        var clock = Stopwatch.StartNew();
+        var model = context.NewModel();
+        try
+        {
+            var backbone = model.Backbone;
+            var settings = context.Settings;
+            var validation = context.Images(context.Validation);
+            var notes = new List<string>();
+            var before = Fitter.Evaluate(model, model.call, validation, settings.BatchSize, context.Progress, "finetune: before loading head");
+            model.Head.load(featuresHead);
+            var after = Fitter.Evaluate(model, model.call, validation, settings.BatchSize, context.Progress, "finetune: after loading head");
+            var loaded = $"Validation accuracy {before.Accuracy:P2} with a fresh head, {after.Accuracy:P2} (loss {after.Loss:F4}) after loading the features head.";
+            context.Progress.Log($"finetune: {loaded}");
+            notes.Add(loaded);
+
+            Freeze(backbone, trainable: backbone.LastStage);
+            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); frozen BatchNorm kept in eval mode.");
+            var fit = Fitter.Fit(
+                new FitRequest
+                {
+                    Strategy = Name,
+                    Module = model,
+                    Forward = model.call,
+                    SetTrainMode = () =>
+                    {
+                        model.train();
+                        backbone.eval();
+                        backbone.LastStage.train();
+                    },
+                    Parameters = [.. model.parameters().Where(p => p.requires_grad)],
+                    Train = context.Images(context.Train),
+                    Validation = validation,
+                    LearningRate = settings.FinetuneLearningRate,
+                    Epochs = context.Epochs(this),
+                    Augment = settings.Augment,
+                    Directory = context.Directory(this),
+                },
+                settings,
+                context.Progress);
+            if (fit.Best.Loss > after.Loss)
+            {
+                notes.Add($"Fine-tuning did not beat its starting point: best validation loss {fit.Best.Loss:F4} vs {after.Loss:F4} with the features head alone.");
+            }
+
+            return context.Finish(this, model, fit, [fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

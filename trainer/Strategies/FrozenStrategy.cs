@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Training;
+
+namespace DogsVsCats.Vision.Trainer.Strategies;
+
+/// <summary>Every backbone parameter frozen (BatchNorm in eval mode); a new head learns from augmented images.</summary>
+public sealed class FrozenStrategy : Strategy
+{
+    public const string StrategyName = "frozen";
+
+    public override string Name => StrategyName;
+
+    public override int DefaultEpochs => 5;
+
+    public override StrategyOutcome Run(StrategyContext context, IReadOnlyDictionary<string, StrategyOutcome> dependencies)
+    {
+        var clock = Stopwatch.StartNew();
+        var model = context.NewModel();
+        try
+        {
+            var backbone = model.Backbone;
+            Freeze(backbone, trainable: null);
+            var fit = Fitter.Fit(
+                new FitRequest
+                {
+                    Strategy = Name,
+                    Module = model,
+                    Forward = model.call,
+                    SetTrainMode = () =>
+                    {
+                        model.train();
+                        backbone.eval();
+                    },
+                    Parameters = [.. model.Head.parameters()],
+                    Train = context.Images(context.Train),
+                    Validation = context.Images(context.Validation),
+                    LearningRate = context.Settings.LearningRate,
+                    Epochs = context.Epochs(this),
+                    Augment = context.Settings.Augment,
+                    Directory = context.Directory(this),
+                },
+                context.Settings,
+                context.Progress);
+            var notes = new List<string> { context.Settings.Augment ? "Random flip and 80-100 % crop augmentation each epoch." : "Augmentation off (--no-augment)." };
+            return context.Finish(this, model, fit, [fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Training;
+using TorchSharp;
+
+namespace DogsVsCats.Vision.Trainer.Strategies;
+
+/// <summary>What every strategy of one run shares: the decoded images, the backbone, the settings and the run folder.</summary>
+public sealed record StrategyContext(
+    ImageSet Train, ImageSet Validation, IReadOnlyList<string> Classes, BackboneSpec Backbone, TrainingSettings Settings, string RunDirectory, IProgressReporter Progress)
+{
+    /// <summary>Pretrained backbone + a new head (seeded), on the run's device.</summary>
+    public TransferModel NewModel()
+    {
+        torch.manual_seed(Settings.Seed);
+        var backbone = Backbones.Create(Backbone);
+        var model = new TransferModel(backbone, new ClassifierHead(backbone.Info.FeatureChannels, Classes.Count));
+        model.to(Settings.Device);
+        return model;
+    }
+
+    public ImageBatchSource Images(ImageSet set) => new(set, Settings.Device, new Random(Settings.Seed));
+
+    /// <summary>--epochs, else the strategy's own default.</summary>
+    public int Epochs(Strategy strategy) => Settings.Epochs ?? strategy.DefaultEpochs;
+
+    public string Directory(Strategy strategy) => Path.Combine(RunDirectory, strategy.Name);
+
+    /// <summary>
+    /// Describes <paramref name="fit"/>'s checkpoint beside it and hands <paramref name="model"/>, holding the best
+    /// epoch's weights, to the outcome (which disposes it).
+    /// </summary>
+    public StrategyOutcome Finish(Strategy strategy, TransferModel model, FitResult fit, IReadOnlyList<PhaseTiming> phases, double seconds, IReadOnlyList<string> notes, string? trainedHead = null)
+    {
+        var (trainable, frozen) = Fitter.CountParameters(model);
+        var metrics = ClassificationMetrics.Compute(fit.Best.Truth, fit.Best.Predicted, Classes);
+        var info = new CheckpointInfo(Backbone.Name, Classes, strategy.Name, fit.Best.Loss, fit.Best.Accuracy, DateTimeOffset.Now);
+        info.Save(fit.Checkpoint);
+        Progress.Log($"{strategy.Name}: best epoch {fit.BestEpoch}, validation loss {fit.Best.Loss:F4}, accuracy {fit.Best.Accuracy:P2}; {trainable:N0} trainable / {frozen:N0} frozen parameters; {seconds:F1} s.");
+        var result = new StrategyResult(strategy.Name, fit.BestEpoch, fit.Best.Loss, fit.Best.Accuracy, metrics, fit.Epochs, phases, trainable, frozen, seconds, fit.Checkpoint, notes);
+        return new StrategyOutcome(result, model, info, trainedHead);
+    }
+}
+
+/// <summary>
+/// What a strategy produced: its report row, its trained model in memory (the best epoch's weights, what the run
+/// exports) with the description written beside its checkpoint, and, for <c>features</c>, the head checkpoint a
+/// dependent strategy starts from.
+/// </summary>
+public sealed class StrategyOutcome(StrategyResult result, TransferModel model, CheckpointInfo info, string? trainedHead) : IDisposable
+{
+    public StrategyResult Result { get; } = result;
+
+    public TransferModel Model { get; } = model;
+
+    public CheckpointInfo Info { get; } = info;
+
+    /// <summary>A checkpoint of the head alone (features/best.pt), or null.</summary>
+    public string? TrainedHead { get; } = trainedHead;
+
+    public void Dispose() => Model.Dispose();
+}
