@@ -2,6 +2,7 @@ using DogsVsCats.Vision.Trainer.Data;
 
 namespace DogsVsCats.Vision.Tests.Data;
 
+[Trait("Category", "Fast")]
 public sealed class DatasetScannerTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

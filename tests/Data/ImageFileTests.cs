@@ -3,6 +3,7 @@ using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Data;
 
+[Trait("Category", "Fast")]
 public sealed class ImageFileTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

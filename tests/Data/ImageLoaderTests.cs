@@ -5,6 +5,7 @@ using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Data;
 
+[Trait("Category", "Fast")]
 public sealed class ImageLoaderTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

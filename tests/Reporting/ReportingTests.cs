@@ -5,6 +5,7 @@ using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Reporting;
 
+[Trait("Category", "Fast")]
 public sealed class ReportingTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
