@@ -61,6 +61,9 @@ public sealed record ModelDescription(
 
     public string ChannelOrder { get; init; } = ModelContract.ChannelOrder;
 
+    /// <summary>The largest input side a model may declare: far above any CNN input, small enough to allocate buffers for.</summary>
+    public const int MaxInputSize = 4096;
+
     public IReadOnlyDictionary<string, string> ToProperties() => new Dictionary<string, string>
     {
         [ModelContract.Keys.ContractVersion] = ContractVersion.ToString(CultureInfo.InvariantCulture),
@@ -87,14 +90,22 @@ public sealed record ModelDescription(
         string Get(string key) => properties.TryGetValue(key, out var value) && !string.IsNullOrWhiteSpace(value)
             ? value
             : throw new ModelContractException($"{source} has no '{key}' in its metadata: it was not exported by the DogsVsCats.Vision trainer. Export it with 'trainer export --checkpoint <best.pt> --out model.onnx'.");
-        int Int(string key) => int.TryParse(Get(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0
+        int Int(string key, int max) => int.TryParse(Get(key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0 && v <= max
             ? v
-            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a positive integer.");
-        double Number(string key) => double.TryParse(Get(key), NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
-            ? v
-            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a number.");
+            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a whole number from 1 to {max}.");
+        double Number(string key, double max) =>
+            double.TryParse(Get(key), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) && v >= 0 && v <= max
+                ? v
+                : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a number from 0 to {max}.");
+        string Expect(string key, string expected, string what)
+        {
+            var value = Get(key);
+            return value == expected
+                ? value
+                : throw new ModelContractException($"{source} expects {what} '{value}'; this program uses '{expected}'. Re-export the model with this version's trainer.");
+        }
 
-        var version = Int(ModelContract.Keys.ContractVersion);
+        var version = Int(ModelContract.Keys.ContractVersion, int.MaxValue);
         if (version != ModelContract.Version)
         {
             throw new ModelContractException($"{source} uses model contract version {version}; this program reads version {ModelContract.Version}. Re-export the model with this version's trainer.");
@@ -115,34 +126,40 @@ public sealed record ModelDescription(
             throw new ModelContractException($"{source}: a model needs at least two non-empty labels, metadata has [{string.Join(", ", labels)}].");
         }
 
-        var resize = Get(ModelContract.Keys.ResizeRule);
-        if (resize != ImagePreprocessing.ResizeRule)
+        if (labels.Distinct(StringComparer.Ordinal).Count() != labels.Length)
         {
-            throw new ModelContractException($"{source} expects images resized by rule '{resize}'; this program resizes by '{ImagePreprocessing.ResizeRule}'. Re-export the model with this version's trainer.");
+            throw new ModelContractException($"{source}: metadata labels [{string.Join(", ", labels)}] name a class twice.");
         }
 
+        var resize = Expect(ModelContract.Keys.ResizeRule, ImagePreprocessing.ResizeRule, "images resized by rule");
+        var interpolation = Expect(ModelContract.Keys.Interpolation, ImagePreprocessing.Interpolation, "images resized with interpolation");
         var channels = Get(ModelContract.Keys.ChannelOrder);
         if (channels != ModelContract.ChannelOrder)
         {
             throw new ModelContractException($"{source} expects {channels} pixels; the contract is {ModelContract.ChannelOrder}.");
         }
 
+        if (!DateTimeOffset.TryParse(Get(ModelContract.Keys.TrainedAt), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var trainedAt))
+        {
+            throw new ModelContractException($"{source}: metadata '{ModelContract.Keys.TrainedAt}' = '{Get(ModelContract.Keys.TrainedAt)}' is not a date and time.");
+        }
+
         return new ModelDescription(
             labels,
-            Int(ModelContract.Keys.InputWidth),
-            Int(ModelContract.Keys.InputHeight),
+            Int(ModelContract.Keys.InputWidth, MaxInputSize),
+            Int(ModelContract.Keys.InputHeight, MaxInputSize),
             Get(ModelContract.Keys.Backbone),
             Get(ModelContract.Keys.Preprocessing),
             Get(ModelContract.Keys.Strategy),
-            Number(ModelContract.Keys.ValidationLoss),
-            Number(ModelContract.Keys.ValidationAccuracy),
-            DateTimeOffset.Parse(Get(ModelContract.Keys.TrainedAt), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+            Number(ModelContract.Keys.ValidationLoss, double.PositiveInfinity),
+            Number(ModelContract.Keys.ValidationAccuracy, 1),
+            trainedAt,
             Get(ModelContract.Keys.Producer),
             Get(ModelContract.Keys.ProducerVersion))
         {
             ContractVersion = version,
             ResizeRule = resize,
-            Interpolation = Get(ModelContract.Keys.Interpolation),
+            Interpolation = interpolation,
             ChannelOrder = channels,
         };
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Trainer.Export;
 

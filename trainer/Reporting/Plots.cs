@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using ScottPlot;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;

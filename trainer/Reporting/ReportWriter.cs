@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 

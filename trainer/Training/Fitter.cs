@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Reporting;
 using TorchSharp;
 using TorchSharp.Modules;

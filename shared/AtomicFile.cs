@@ -1,9 +1,9 @@
 using System.Text;
 
-namespace DogsVsCats.Vision.Trainer;
+namespace DogsVsCats.Vision.Shared;
 
 /// <summary>Writes a file through a temp file beside it and a rename, so no reader ever sees half a file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>
     /// <paramref name="writeTemp"/> writes the whole content to the path it is given; that file then replaces

@@ -1,0 +1,64 @@
+using DogsVsCats.Vision.Shared;
+
+namespace DogsVsCats.Vision.Tests.Shared;
+
+[Trait("Category", "Fast")]
+public sealed class ModelDescriptionTests
+{
+    private static readonly ModelDescription Valid = new(
+        ["cat", "dog"], 224, 224, "resnet18-imagenet", "bgr-minus-mean-image", "features", 0.0321, 0.9867,
+        new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero), "DogsVsCats.Vision trainer", "1.0.0");
+
+    [Fact]
+    public void FromProperties_WhatToPropertiesWrote_ReadsItBack()
+    {
+        var read = ModelDescription.FromProperties(Valid.ToProperties(), "model.onnx");
+
+        Assert.Equal(Valid.Labels, read.Labels);
+        Assert.Equal(Valid with { Labels = read.Labels }, read);
+    }
+
+    [Theory]
+    [InlineData("dogsvscats.contract_version", "2", "contract version 2")]
+    [InlineData("dogsvscats.contract_version", "one", "whole number")]
+    [InlineData("dogsvscats.resize_rule", "stretch", "resized by rule 'stretch'")]
+    [InlineData("dogsvscats.interpolation", "INTER_LINEAR", "interpolation 'INTER_LINEAR'")]
+    [InlineData("dogsvscats.channel_order", "RGB", "expects RGB pixels")]
+    [InlineData("dogsvscats.labels", "[\"cat\"]", "at least two")]
+    [InlineData("dogsvscats.labels", "[\"cat\", \"\"]", "at least two non-empty")]
+    [InlineData("dogsvscats.labels", "[\"cat\", \"cat\"]", "twice")]
+    [InlineData("dogsvscats.labels", "cat,dog", "not a JSON list")]
+    [InlineData("dogsvscats.input_width", "0", "from 1 to 4096")]
+    [InlineData("dogsvscats.input_height", "-224", "from 1 to 4096")]
+    [InlineData("dogsvscats.input_height", "100000", "from 1 to 4096")]
+    [InlineData("dogsvscats.input_width", "224.5", "whole number")]
+    [InlineData("dogsvscats.validation_loss", "NaN", "not a number")]
+    [InlineData("dogsvscats.validation_loss", "-0.1", "not a number")]
+    [InlineData("dogsvscats.validation_accuracy", "1.5", "from 0 to 1")]
+    [InlineData("dogsvscats.trained_at", "yesterday", "not a date")]
+    [InlineData("dogsvscats.backbone", " ", "has no 'dogsvscats.backbone'")]
+    public void FromProperties_WrongValue_IsRejectedNamingIt(string key, string value, string expected)
+    {
+        var properties = new Dictionary<string, string>(Valid.ToProperties()) { [key] = value };
+
+        var error = Assert.Throws<ModelContractException>(() => ModelDescription.FromProperties(properties, "model.onnx"));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("model.onnx", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromProperties_EveryKeyMissing_IsRejectedNamingTheKeyAndTheExportCommand()
+    {
+        foreach (var key in Valid.ToProperties().Keys)
+        {
+            var properties = new Dictionary<string, string>(Valid.ToProperties());
+            properties.Remove(key);
+
+            var error = Assert.Throws<ModelContractException>(() => ModelDescription.FromProperties(properties, "model.onnx"));
+
+            Assert.Contains($"'{key}'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("trainer export", error.Message, StringComparison.Ordinal);
+        }
+    }
+}
