@@ -1,71 +1,204 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
 using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
 using Microsoft.ML.OnnxRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Benchmarks;
 
+/// <summary>What <c>bench backbones</c> was asked to measure.</summary>
+public sealed record BackboneBenchmarkRequest
+{
+    public required IReadOnlyList<string> Backbones { get; init; }
+
+    public int Batch { get; init; } = 16;
+
+    public double Seconds { get; init; } = 6;
+
+    public int Threads { get; init; }
+
+    /// <summary>Real photos to decode and feed (random pixels without); the peer needs them.</summary>
+    public string? Photos { get; init; }
+
+    /// <summary>Runs PyTorch eager (tools/peer_benchmark.py) on the same photos after each backbone, and prints ratios.</summary>
+    public bool Peer { get; init; }
+
+    public string Python { get; init; } = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    /// <summary>Photos decoded for the decode figure.</summary>
+    public int DecodeCount { get; init; } = 256;
+}
+
 /// <summary>
-/// What each backbone costs, on this machine: TorchSharp forward (the frozen and features strategies), a finetune
-/// step (forward, backward through the last stage, SGD), and the exported model on ONNX Runtime (the realtime app).
-/// Weights are random: speed does not depend on their values, so no weights file is needed. resnet18-imagenet is the
-/// reference every row is compared with.
+/// What each backbone costs, on this machine: decoding, TorchSharp forward (the features strategy's extraction), a
+/// frozen step (frozen backbone forward, head backward, SGD), a finetune step (forward, backward through the last
+/// stage, SGD), and the exported model on ONNX Runtime (the realtime app). Weights are random: speed does not depend
+/// on their values, so no weights file is needed. With <c>--peer</c>, PyTorch eager does the same work on the same
+/// photos right after, and each figure is printed with its ratio: figures from one run on one machine, not absolute
+/// times, are what compare.
 /// </summary>
 public static class BackboneBenchmark
 {
-    public static void Run(IReadOnlyList<string> backbones, int batch, double seconds, int threads)
+    /// <summary>The figures, in the order they are printed; the PyTorch peer names them the same way.</summary>
+    private static readonly string[] Figures = ["decode", "features", "frozen", "finetune"];
+
+    public static int Run(BackboneBenchmarkRequest request)
     {
-        var cores = threads > 0 ? threads : Environment.ProcessorCount;
+        var cores = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
         set_num_threads(cores);
-        Console.WriteLine($"TorchSharp CPU and ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {batch}; {seconds:F0} s per figure after warm-up; random weights.");
-        Console.WriteLine($"{"backbone",-18} {"input",7} {"forward img/s",14} {"finetune img/s",15} {"ONNX b1 img/s",14} {$"ONNX b{batch} img/s",14} {"forward vs ref",15}");
+        var photos = request.Photos is null ? [] : PhotoFiles(request.Photos);
+        if (request.Photos is not null && photos.Count < request.Batch)
+        {
+            Console.Error.WriteLine($"error: --photos '{request.Photos}' holds {photos.Count} photos; at least --batch {request.Batch} are needed.");
+            return ExitCodes.BadInput;
+        }
+
+        Console.WriteLine($"TorchSharp CPU and ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
+        var rows = new List<string[]>();
         double? reference = null;
-        foreach (var name in backbones)
+        foreach (var name in request.Backbones)
         {
             var info = Backbones.Describe(name);
+            var figures = new Dictionary<string, double>();
             manual_seed(1);
             using var model = new TransferModel(Backbones.Architecture(name), new ClassifierHead(info.FeatureChannels, 2));
-            var forward = Forward(model, info, batch, seconds);
-            var finetune = FinetuneStep(model, info, batch, seconds);
-            var (onnx1, onnxBatch) = Onnx(model, info, batch, seconds, cores);
-            reference ??= forward;
-            Console.WriteLine($"{name,-18} {info.InputWidth,7} {forward,14:F1} {finetune,15:F1} {onnx1,14:F1} {onnxBatch,14:F1} {forward / reference.Value,15:F2}");
+            using var input = Input(info, photos, request, figures);
+            figures["features"] = Features(model, input, request);
+            figures["frozen"] = FrozenStep(model, input, request);
+            figures["finetune"] = FinetuneStep(model, input, request);
+            var (onnx1, onnxBatch) = Onnx(model, info, request.Batch, request.Seconds, cores);
+            reference ??= figures["features"];
+            var peer = request.Peer ? PeerFigures(name, request, cores) : [];
+            foreach (var figure in Figures.Where(figures.ContainsKey))
+            {
+                var ours = figures[figure];
+                rows.Add(peer.TryGetValue(figure, out var theirs)
+                    ? [name, figure, F(ours), F(theirs), $"{ours / theirs:F2} x"]
+                    : [name, figure, F(ours), "-", "-"]);
+            }
+
+            rows.Add([name, "exported model, ONNX Runtime b1", F(onnx1), "-", "-"]);
+            rows.Add([name, $"exported model, ONNX Runtime b{request.Batch}", F(onnxBatch), "-", "-"]);
+            rows.Add([name, "features vs resnet18-imagenet", $"{figures["features"] / reference.Value:F2} x", "-", "-"]);
         }
+
+        Print(["backbone", "figure (images/s)", "trainer", "PyTorch eager", "trainer / PyTorch"], rows);
+        return ExitCodes.Ok;
     }
 
-    private static double Forward(TransferModel model, BackboneInfo info, int batch, double seconds)
+    private static string F(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
+
+    private static List<string> PhotoFiles(string folder) =>
+        Directory.Exists(folder)
+            ? [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(ImageFile.IsImagePath).Order(StringComparer.Ordinal)]
+            : [];
+
+    /// <summary>[B, 3, H, W] float BGR 0..255, as the trainer feeds its backbone; decodes the photos (and times it) when there are any.</summary>
+    private static Tensor Input(BackboneInfo info, List<string> photos, BackboneBenchmarkRequest request, Dictionary<string, double> figures)
     {
+        if (photos.Count == 0)
+        {
+            return rand(request.Batch, 3, info.InputHeight, info.InputWidth) * 255;
+        }
+
+        var files = photos.Take(request.DecodeCount).Select(p => new LabeledFile(p, 0)).ToList();
+        ImageLoader.Load(files[..Math.Min(8, files.Count)], info.InputWidth, info.InputHeight, []);   // warm-up: OpenCV's first decode loads codecs
+        var clock = Stopwatch.StartNew();
+        var set = ImageLoader.Load(files, info.InputWidth, info.InputHeight, []);
+        figures["decode"] = set.Count / clock.Elapsed.TotalSeconds;
+        return Batches.Images(set, [.. Enumerable.Range(0, request.Batch)], CPU);
+    }
+
+    private static double Features(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
+    {
+        Strategy.Freeze(model.Backbone, trainable: null);
         model.eval();
-        using var input = rand(batch, 3, info.InputHeight, info.InputWidth) * 255;
-        return Rate(batch, seconds, () =>
+        return Rate(request.Batch, request.Seconds, () =>
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            model.call(input);
+            model.Backbone.call(input).mean([2, 3]);
         });
     }
 
-    private static double FinetuneStep(TransferModel model, BackboneInfo info, int batch, double seconds)
+    private static double FrozenStep(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
     {
-        Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
-        var parameters = model.Backbone.LastStage.parameters().Concat(model.Head.parameters()).ToList();
-        using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9);
-        using var input = rand(batch, 3, info.InputHeight, info.InputWidth) * 255;
-        using var labels = randint(0, 2, [batch]);
-        model.eval();
-        model.Backbone.LastStage.train();
-        model.Head.train();
-        return Rate(batch, seconds, () =>
+        Strategy.Freeze(model.Backbone, trainable: null);
+        using var optimizer = optim.SGD(model.Head.parameters(), 1e-3, momentum: 0.9, nesterov: true);
+        using var labels = arange(request.Batch) % 2;
+        return Rate(request.Batch, request.Seconds, () =>
         {
             using var scope = NewDisposeScope();
+            model.train();
+            model.Backbone.eval();
             optimizer.zero_grad();
             nn.functional.cross_entropy(model.call(input), labels).backward();
             optimizer.step();
         });
+    }
+
+    private static double FinetuneStep(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
+    {
+        Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
+        var parameters = model.parameters().Where(p => p.requires_grad).ToList();
+        using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9, nesterov: true);
+        using var labels = arange(request.Batch) % 2;
+        return Rate(request.Batch, request.Seconds, () =>
+        {
+            using var scope = NewDisposeScope();
+            model.train();
+            model.Backbone.eval();
+            model.Backbone.LastStage.train();
+            optimizer.zero_grad();
+            nn.functional.cross_entropy(model.call(input), labels).backward();
+            optimizer.step();
+        });
+    }
+
+    /// <summary>Runs tools/peer_benchmark.py (copied beside the program) for one backbone; its JSON lines become figures.</summary>
+    private static Dictionary<string, double> PeerFigures(string backbone, BackboneBenchmarkRequest request, int threads)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "peer_benchmark.py");
+        var start = new ProcessStartInfo(request.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[]
+        {
+            script, "--photos", request.Photos!, "--backbone", backbone, "--batch", $"{request.Batch}",
+            "--seconds", request.Seconds.ToString(CultureInfo.InvariantCulture), "--threads", $"{threads}", "--decode-count", $"{request.DecodeCount}",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {request.Python}.");
+        var errors = process.StandardError.ReadToEndAsync();
+        var figures = new Dictionary<string, double>();
+        while (process.StandardOutput.ReadLine() is { } line)
+        {
+            using var json = JsonDocument.Parse(line);
+            if (json.RootElement.TryGetProperty("figure", out var figure))
+            {
+                figures[figure.GetString()!] = json.RootElement.GetProperty("images_per_second").GetDouble();
+            }
+            else
+            {
+                Console.WriteLine($"peer: {line}");
+            }
+        }
+
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"The PyTorch peer failed (exit {process.ExitCode}); install python3-torch and python3-torchvision (./dogsvscats deps). {errors.Result.Trim()}");
+        }
+
+        return figures;
     }
 
     private static (double Batch1, double BatchN) Onnx(TransferModel model, BackboneInfo info, int batch, double seconds, int threads)
@@ -112,5 +245,16 @@ public static class BackboneBenchmark
         }
 
         return runs * batch / clock.Elapsed.TotalSeconds;
+    }
+
+    private static void Print(string[] header, List<string[]> rows)
+    {
+        var widths = header.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
+        string Line(string[] cells) => string.Join("  ", cells.Select((c, i) => i < 2 ? c.PadRight(widths[i]) : c.PadLeft(widths[i])));
+        Console.WriteLine(Line(header));
+        foreach (var row in rows)
+        {
+            Console.WriteLine(Line(row));
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Benchmarks;
 
@@ -53,16 +54,31 @@ public static class BenchCli
         var backboneNames = new Option<string[]>("--backbone") { Description = $"Backbones to measure ({string.Join(", ", Trainer.Models.Backbones.Names)}); the first is the reference.", DefaultValueFactory = _ => [.. Trainer.Models.Backbones.Names], AllowMultipleArgumentsPerToken = true };
         backboneNames.AcceptOnlyFromAmong([.. Trainer.Models.Backbones.Names]);
         var backboneBatch = new Option<int>("--batch", "-b") { Description = "Images per TorchSharp step and per ONNX Runtime batch (batch 1 is measured too).", DefaultValueFactory = _ => 16 };
-        var backboneSeconds = new Option<double>("--seconds") { Description = "Timed seconds per figure (after warm-up).", DefaultValueFactory = _ => 10 };
-        var backboneThreads = new Option<int>("--threads") { Description = "Threads for TorchSharp and ONNX Runtime (0 = all cores).", DefaultValueFactory = _ => 0 };
-        var backbones = new Command("backbones", "Per backbone: TorchSharp forward and finetune-step images/s, exported model images/s on ONNX Runtime; resnet18-imagenet is the reference.")
+        var backboneSeconds = new Option<double>("--seconds") { Description = "Timed seconds per figure (after warm-up).", DefaultValueFactory = _ => 6 };
+        var backboneThreads = new Option<int>("--threads") { Description = "Threads for TorchSharp, ONNX Runtime and the PyTorch peer (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var photos = new Option<string?>("--photos") { Description = "Folder of real photos (e.g. ../shared/data/dogs-vs-cats): decoded (a figure of its own) and fed to every step; without it, random pixels." };
+        var peer = new Option<bool>("--peer") { Description = "After each backbone, run PyTorch eager (tools/peer_benchmark.py, Debian's python3-torch) on the same photos and print trainer / PyTorch ratios; needs --photos." };
+        var backbones = new Command("backbones", "Per backbone: decoding, TorchSharp features / frozen step / finetune step images/s, exported model on ONNX Runtime; with --peer, PyTorch eager side by side.")
         {
-            backboneNames, backboneBatch, backboneSeconds, backboneThreads,
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, peer,
         };
         backbones.SetAction(parsed =>
         {
-            BackboneBenchmark.Run(parsed.GetValue(backboneNames)!, parsed.GetValue(backboneBatch), parsed.GetValue(backboneSeconds), parsed.GetValue(backboneThreads));
-            return 0;
+            if (parsed.GetValue(peer) && parsed.GetValue(photos) is null)
+            {
+                Console.Error.WriteLine("error: --peer needs --photos DIR: both sides run on the same real photos.");
+                return ExitCodes.BadInput;
+            }
+
+            return BackboneBenchmark.Run(new BackboneBenchmarkRequest
+            {
+                Backbones = parsed.GetValue(backboneNames)!,
+                Batch = parsed.GetValue(backboneBatch),
+                Seconds = parsed.GetValue(backboneSeconds),
+                Threads = parsed.GetValue(backboneThreads),
+                Photos = parsed.GetValue(photos),
+                Peer = parsed.GetValue(peer),
+            });
         });
         root.Subcommands.Add(backbones);
         return root;

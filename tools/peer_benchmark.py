@@ -115,6 +115,7 @@ def main():
         make, size, last_stage = BACKBONES[name]
         sample = photos[: args.decode_count]
         with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda p: decode(p, size), sample[:8]))   # warm-up, as the trainer's side does
             start = time.perf_counter()
             pixels = list(pool.map(lambda p: decode(p, size), sample))
             emit(name, "decode", len(pixels) / (time.perf_counter() - start), 1)
