@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// convolution and the stem's max pool pad only at the top and left (CNTK's asymmetric "same" padding).
 /// Input normalisation is the package's own: subtract a per-pixel BGR mean image.
 /// </summary>
-public sealed class CntkResNet18 : Backbone, IOnnxExportable
+public sealed class CntkResNet18 : Backbone
 {
     public const string BackboneName = "resnet18-imagenet";
     public const int Size = 224;
@@ -53,25 +53,25 @@ public sealed class CntkResNet18 : Backbone, IOnnxExportable
 
     public override BackboneInfo Info => Description;
 
-    public override nn.Module LastStage => layer4;
+    public override nn.Module<Tensor, Tensor> LastStage => layer4;
 
     public Tensor MeanImage => get_buffer("mean_image")!;
 
-    public override Tensor forward(Tensor input)
+    public override Tensor ForwardStem(Tensor input)
     {
         using var scope = NewDisposeScope();
         // contiguous(): a channels-last view (e.g. NHWC pixels permuted to NCHW) gave features off by up to 0.8 in
         // libtorch 2.10 CPU; the backbone parity test guards this.
         var x = input.contiguous() - MeanImage;                       // [N, 3, 224, 224]
         x = maxpool.call(pool_pad.call(relu.call(bn1.call(conv1.call(stem_pad.call(x))))));  // [N, 64, 56, 56]
-        x = layer4.call(layer3.call(layer2.call(layer1.call(x))));   // [N, 512, 7, 7]
+        x = layer3.call(layer2.call(layer1.call(x)));                // [N, 256, 14, 14]; layer4 makes [N, 512, 7, 7]
         return x.MoveToOuterDisposeScope();
     }
 
-    public string ExportOnnx(OnnxGraphBuilder graph, string input)
+    public override string ExportStem(OnnxGraphBuilder graph, string input)
     {
         var x = graph.Sub(input, graph.Initializer("mean_image", MeanImage));
-        foreach (var module in new nn.Module[] { stem_pad, conv1, bn1, relu, pool_pad, maxpool, layer1, layer2, layer3, layer4 })
+        foreach (var module in new nn.Module[] { stem_pad, conv1, bn1, relu, pool_pad, maxpool, layer1, layer2, layer3 })
         {
             x = graph.Module(module, x);
         }

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// key. The pixel normalisation torchvision does outside the network (BGR -> RGB, /255, mean and std per channel)
 /// happens inside, first, so the exported model takes the same raw BGR bytes as every other backbone.
 /// </summary>
-public abstract class TorchvisionBackbone : Backbone, IOnnxExportable
+public abstract class TorchvisionBackbone : Backbone
 {
     /// <summary>The ImageNet classifier and auxiliary head of torchvision's files: replaced by the trainer's head.</summary>
     private static readonly string[] ReplacedHeads = ["fc.", "AuxLogits."];
@@ -35,27 +35,27 @@ public abstract class TorchvisionBackbone : Backbone, IOnnxExportable
     /// <summary>torchvision's name for the architecture, e.g. <c>resnet50</c>.</summary>
     public abstract string Architecture { get; }
 
-    public sealed override Tensor forward(Tensor input)
+    public sealed override Tensor ForwardStem(Tensor input)
     {
         using var scope = NewDisposeScope();
         // contiguous(): see CntkResNet18.forward (channels-last views gave wrong features in libtorch 2.10 CPU).
         var x = input.contiguous();
         x = ((x * get_buffer("pixel_scale")!.to(x.dtype, x.device)) + get_buffer("pixel_shift")!.to(x.dtype, x.device)).flip(1);   // RGB, normalised
-        return Features(x).MoveToOuterDisposeScope();
+        return StemFeatures(x).MoveToOuterDisposeScope();
     }
 
-    public string ExportOnnx(OnnxGraphBuilder graph, string input)
+    public sealed override string ExportStem(OnnxGraphBuilder graph, string input)
     {
         var x = graph.Add(graph.Mul(input, graph.Initializer("pixel_scale", get_buffer("pixel_scale")!)), graph.Initializer("pixel_shift", get_buffer("pixel_shift")!));
         x = graph.Gather(x, 1, [2, 1, 0]);
-        return ExportFeatures(graph, x);
+        return ExportStemFeatures(graph, x);
     }
 
     /// <summary>Loads a torchvision state_dict of this architecture (its classifier is ignored).</summary>
     public void LoadWeights(string path) => TorchvisionWeights.Load(this, path, Architecture, ReplacedHeads);
 
-    /// <summary>The network from normalised RGB [N, 3, H, W] to its last feature map.</summary>
-    protected abstract Tensor Features(Tensor normalised);
+    /// <summary>The network from normalised RGB [N, 3, H, W] to the input of its last stage.</summary>
+    protected abstract Tensor StemFeatures(Tensor normalised);
 
-    protected abstract string ExportFeatures(OnnxGraphBuilder graph, string normalised);
+    protected abstract string ExportStemFeatures(OnnxGraphBuilder graph, string normalised);
 }

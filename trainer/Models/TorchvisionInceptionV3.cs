@@ -48,15 +48,15 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
 
     public override BackboneInfo Info => Description;
 
-    public override nn.Module LastStage => layers[^1];
+    public override nn.Module<Tensor, Tensor> LastStage => layers[^1];
 
     public override string Architecture => BackboneName;
 
-    protected override Tensor Features(Tensor normalised) =>
-        layers.Aggregate(normalised, (x, layer) => layer.call(x));   // [N, 2048, 8, 8] at 299 px
+    protected override Tensor StemFeatures(Tensor normalised) =>
+        layers[..^1].Aggregate(normalised, (x, layer) => layer.call(x));   // [N, 2048, 8, 8] at 299 px; Mixed_7c keeps the shape
 
-    protected override string ExportFeatures(OnnxGraphBuilder graph, string normalised) =>
-        layers.Aggregate(normalised, (x, layer) => graph.Module(layer, x));
+    protected override string ExportStemFeatures(OnnxGraphBuilder graph, string normalised) =>
+        layers[..^1].Aggregate(normalised, (x, layer) => graph.Module(layer, x));
 
     private void Add(string name, nn.Module<Tensor, Tensor> layer)
     {

@@ -43,18 +43,18 @@ public sealed class TorchvisionResNet50 : TorchvisionBackbone
 
     public override BackboneInfo Info => Description;
 
-    public override nn.Module LastStage => layer4;
+    public override nn.Module<Tensor, Tensor> LastStage => layer4;
 
     public override string Architecture => BackboneName;
 
-    protected override Tensor Features(Tensor normalised)
+    protected override Tensor StemFeatures(Tensor normalised)
     {
         var x = maxpool.call(relu.call(bn1.call(conv1.call(normalised))));   // [N, 64, 56, 56]
-        return layer4.call(layer3.call(layer2.call(layer1.call(x))));       // [N, 2048, 7, 7]
+        return layer3.call(layer2.call(layer1.call(x)));                    // [N, 1024, 14, 14]; layer4 makes [N, 2048, 7, 7]
     }
 
-    protected override string ExportFeatures(OnnxGraphBuilder graph, string normalised) =>
-        new nn.Module[] { conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4 }.Aggregate(normalised, (x, m) => graph.Module(m, x));
+    protected override string ExportStemFeatures(OnnxGraphBuilder graph, string normalised) =>
+        new nn.Module[] { conv1, bn1, relu, maxpool, layer1, layer2, layer3 }.Aggregate(normalised, (x, m) => graph.Module(m, x));
 
     private static Sequential Stage(int inPlanes, int planes, int blocks, int stride)
     {

@@ -1,0 +1,166 @@
+using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Models;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DogsVsCats.Vision.Trainer.Training;
+
+/// <summary>Which library runs the frozen part of a network (<c>--frozen-engine</c>).</summary>
+public enum FrozenEngine
+{
+    /// <summary>ONNX Runtime on the CPU, TorchSharp on a GPU.</summary>
+    Auto,
+
+    /// <summary>The frozen layers exported (the same graph as the model file) and run by ONNX Runtime on the CPU.</summary>
+    OnnxRuntime,
+
+    /// <summary>TorchSharp, like the layers that train.</summary>
+    Torch,
+}
+
+/// <summary>What of the backbone stays frozen: all of it (frozen, features) or all but its last stage (finetune).</summary>
+public enum FrozenScope
+{
+    /// <summary>The whole backbone and the head's global average pool: pixels -> pooled features [N, D].</summary>
+    PooledBackbone,
+
+    /// <summary>Everything before the last stage: pixels -> the last stage's input [N, C, h, w].</summary>
+    Stem,
+}
+
+/// <summary>
+/// The frozen part of a network, run without gradients wherever it is fastest. It takes float BGR pixels
+/// [N, 3, H, W] 0..255 on the model's device and returns a new tensor the caller owns. Evaluation semantics
+/// (BatchNorm running statistics, no dropout) as the frozen layers have in training.
+/// </summary>
+public abstract class FrozenPart : IDisposable
+{
+    /// <summary>The engine <paramref name="requested"/> resolves to on <paramref name="device"/>.</summary>
+    public static FrozenEngine Resolve(FrozenEngine requested, Device device) => requested switch
+    {
+        // ONNX Runtime's CPU kernels run these convolutions well ahead of libtorch's (bench backbones --peer);
+        // on a GPU the tensors are already there and TorchSharp's CUDA kernels serve.
+        FrozenEngine.Auto => device.type == DeviceType.CPU ? FrozenEngine.OnnxRuntime : FrozenEngine.Torch,
+        FrozenEngine.OnnxRuntime when device.type != DeviceType.CPU =>
+            throw new ArgumentException("--frozen-engine onnxruntime runs on the CPU; with --device cuda use auto or torch."),
+        _ => requested,
+    };
+
+    /// <summary>The frozen part of <paramref name="backbone"/> (whose weights it copies now: it must not train afterwards).</summary>
+    public static FrozenPart Create(Backbone backbone, FrozenScope scope, FrozenEngine engine, Device device, int threads) =>
+        Resolve(engine, device) == FrozenEngine.OnnxRuntime
+            ? new OnnxRuntimePart(backbone, scope, threads)
+            : new TorchPart(backbone, scope);
+
+    public abstract FrozenEngine Engine { get; }
+
+    /// <summary>[N, 3, H, W] pixels -> [N, D] pooled features or [N, C, h, w] last-stage input.</summary>
+    public abstract Tensor Run(Tensor pixels);
+
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+
+    private sealed class TorchPart(Backbone backbone, FrozenScope scope) : FrozenPart
+    {
+        public override FrozenEngine Engine => FrozenEngine.Torch;
+
+        public override Tensor Run(Tensor pixels)
+        {
+            using var noGrad = no_grad();
+            using var outer = NewDisposeScope();
+            var result = scope == FrozenScope.Stem ? backbone.ForwardStem(pixels) : backbone.call(pixels).mean([2, 3]);
+            return result.MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>
+    /// The frozen layers as an ONNX graph (written by the exporter's own code, so it is the model file's graph), run in
+    /// ONNX Runtime on the tensors' own memory: the input is read in place and the output written into a tensor.
+    /// </summary>
+    private sealed class OnnxRuntimePart : FrozenPart
+    {
+        private const string InputName = "pixels";
+        private const string OutputName = "frozen";
+        private readonly SessionOptions options;
+        private readonly InferenceSession session;
+        private readonly RunOptions runOptions = new();
+        private readonly long[] outputShape;   // per image
+        private float[] input = [];
+        private float[] output = [];
+
+        public OnnxRuntimePart(Backbone backbone, FrozenScope scope, int threads)
+        {
+            var info = backbone.Info;
+            var graph = new OnnxGraphBuilder();
+            graph.Input(InputName, TensorProto.Types.DataType.Float, "N", 3, info.InputHeight, info.InputWidth);
+            var output = scope == FrozenScope.Stem
+                ? backbone.ExportStem(graph, InputName)
+                : graph.Flatten(graph.Node("GlobalAveragePool", [graph.Module(backbone, InputName)], "pool"), 1);
+            outputShape = OutputShape(backbone, scope);
+            graph.Output(output, OutputName, TensorProto.Types.DataType.Float, ["N", .. outputShape.Cast<object>()]);
+            var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+            options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+            session = new InferenceSession(model.ToByteArray(), options);
+        }
+
+        public override FrozenEngine Engine => FrozenEngine.OnnxRuntime;
+
+        public override Tensor Run(Tensor pixels)
+        {
+            using var cpu = pixels.to(float32).cpu().contiguous();
+            var batch = cpu.shape[0];
+            var outputSize = (int)(batch * outputShape.Aggregate(1L, (a, b) => a * b));
+            Grow(ref input, (int)cpu.NumberOfElements);
+            Grow(ref output, outputSize);
+            // Copies, not pointers into the tensors: a few MB a batch, next to a forward pass of 100 ms and more.
+            cpu.data<float>().CopyTo(input, 0);
+            using (var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, (int)cpu.NumberOfElements), cpu.shape))
+            using (var outputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, output.AsMemory(0, outputSize), [batch, .. outputShape]))
+            {
+                session.Run(runOptions, [InputName], [inputValue], [OutputName], [outputValue]);
+            }
+
+            return tensor(output.AsSpan(0, outputSize).ToArray(), [batch, .. outputShape]);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                session.Dispose();
+                options.Dispose();
+                runOptions.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private static void Grow(ref float[] buffer, int size)
+        {
+            if (buffer.Length < size)
+            {
+                buffer = new float[size];
+            }
+        }
+
+        /// <summary>The frozen part's output per image ([D] or [C, h, w]), from one TorchSharp pass over a blank image.</summary>
+        private static long[] OutputShape(Backbone backbone, FrozenScope scope)
+        {
+            using var part = new TorchPart(backbone, scope);
+            using var blank = zeros(1, 3, backbone.Info.InputHeight, backbone.Info.InputWidth);
+            using var output = part.Run(blank);
+            return output.shape[1..];
+        }
+    }
+}
