@@ -32,6 +32,9 @@ public sealed record BackboneBenchmarkRequest
 
     public string Python { get; init; } = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
+    /// <summary>Where the frozen layers run, as <c>trainer train --frozen-engine</c>.</summary>
+    public FrozenEngine FrozenEngine { get; init; } = FrozenEngine.Auto;
+
     /// <summary>Photos decoded for the decode figure.</summary>
     public int DecodeCount { get; init; } = 256;
 }
@@ -60,7 +63,7 @@ public static class BackboneBenchmark
             return ExitCodes.BadInput;
         }
 
-        Console.WriteLine($"TorchSharp CPU and ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
+        Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp; ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
         var rows = new List<string[]>();
         double? reference = null;
         foreach (var name in request.Backbones)
@@ -70,9 +73,19 @@ public static class BackboneBenchmark
             manual_seed(1);
             using var model = new TransferModel(Backbones.Architecture(name), new ClassifierHead(info.FeatureChannels, 2));
             using var input = Input(info, photos, request, figures);
-            figures["features"] = Features(model, input, request);
-            figures["frozen"] = FrozenStep(model, input, request);
-            figures["finetune"] = FinetuneStep(model, input, request);
+            Strategy.Freeze(model.Backbone, trainable: null);
+            model.eval();
+            using (var pooled = FrozenPart.Create(model.Backbone, FrozenScope.PooledBackbone, request.FrozenEngine, CPU, cores))
+            {
+                figures["features"] = Features(pooled, input, request);
+                figures["frozen"] = FrozenStep(model, pooled, input, request);
+            }
+
+            using (var stem = FrozenPart.Create(model.Backbone, FrozenScope.Stem, request.FrozenEngine, CPU, cores))
+            {
+                figures["finetune"] = FinetuneStep(model, stem, input, request);
+            }
+
             var (onnx1, onnxBatch) = Onnx(model, info, request.Batch, request.Seconds, cores);
             reference ??= figures["features"];
             var peer = request.Peer ? PeerFigures(name, request, cores) : [];
@@ -116,48 +129,41 @@ public static class BackboneBenchmark
         return Batches.Images(set, [.. Enumerable.Range(0, request.Batch)], CPU);
     }
 
-    private static double Features(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
-    {
-        Strategy.Freeze(model.Backbone, trainable: null);
-        model.eval();
-        return Rate(request.Batch, request.Seconds, () =>
+    private static double Features(FrozenPart pooled, Tensor input, BackboneBenchmarkRequest request) =>
+        Rate(request.Batch, request.Seconds, () =>
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            model.Backbone.call(input).mean([2, 3]);
+            using var features = pooled.Run(input);
         });
-    }
 
-    private static double FrozenStep(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
+    /// <summary>The frozen strategy's step: pooled features from the frozen backbone, the head forward and backward, SGD.</summary>
+    private static double FrozenStep(TransferModel model, FrozenPart pooled, Tensor input, BackboneBenchmarkRequest request)
     {
-        Strategy.Freeze(model.Backbone, trainable: null);
         using var optimizer = optim.SGD(model.Head.parameters(), 1e-3, momentum: 0.9, nesterov: true);
         using var labels = arange(request.Batch) % 2;
+        model.Head.train();
         return Rate(request.Batch, request.Seconds, () =>
         {
             using var scope = NewDisposeScope();
-            model.train();
-            model.Backbone.eval();
             optimizer.zero_grad();
-            nn.functional.cross_entropy(model.call(input), labels).backward();
+            nn.functional.cross_entropy(model.Head.ForwardPooled(pooled.Run(input)), labels).backward();
             optimizer.step();
         });
     }
 
-    private static double FinetuneStep(TransferModel model, Tensor input, BackboneBenchmarkRequest request)
+    /// <summary>The finetune step: the frozen stem, then the last stage and head forward and backward, SGD.</summary>
+    private static double FinetuneStep(TransferModel model, FrozenPart stem, Tensor input, BackboneBenchmarkRequest request)
     {
         Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
         using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9, nesterov: true);
         using var labels = arange(request.Batch) % 2;
+        model.Backbone.LastStage.train();
+        model.Head.train();
         return Rate(request.Batch, request.Seconds, () =>
         {
             using var scope = NewDisposeScope();
-            model.train();
-            model.Backbone.eval();
-            model.Backbone.LastStage.train();
             optimizer.zero_grad();
-            nn.functional.cross_entropy(model.call(input), labels).backward();
+            nn.functional.cross_entropy(model.Head.call(model.Backbone.LastStage.call(stem.Run(input))), labels).backward();
             optimizer.step();
         });
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Benchmarks;
 
@@ -57,10 +58,11 @@ public static class BenchCli
         var backboneSeconds = new Option<double>("--seconds") { Description = "Timed seconds per figure (after warm-up).", DefaultValueFactory = _ => 6 };
         var backboneThreads = new Option<int>("--threads") { Description = "Threads for TorchSharp, ONNX Runtime and the PyTorch peer (0 = all cores).", DefaultValueFactory = _ => 0 };
         var photos = new Option<string?>("--photos") { Description = "Folder of real photos (e.g. ../shared/data/dogs-vs-cats): decoded (a figure of its own) and fed to every step; without it, random pixels." };
+        var frozenEngine = new Option<FrozenEngine>("--frozen-engine") { Description = "Where the frozen layers run, as in trainer train: auto (ONNX Runtime on the CPU), onnxruntime or torch.", DefaultValueFactory = _ => FrozenEngine.Auto };
         var peer = new Option<bool>("--peer") { Description = "After each backbone, run PyTorch eager (tools/peer_benchmark.py, Debian's python3-torch) on the same photos and print trainer / PyTorch ratios; needs --photos." };
         var backbones = new Command("backbones", "Per backbone: decoding, TorchSharp features / frozen step / finetune step images/s, exported model on ONNX Runtime; with --peer, PyTorch eager side by side.")
         {
-            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, peer,
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, peer,
         };
         backbones.SetAction(parsed =>
         {
@@ -78,6 +80,7 @@ public static class BenchCli
                 Threads = parsed.GetValue(backboneThreads),
                 Photos = parsed.GetValue(photos),
                 Peer = parsed.GetValue(peer),
+                FrozenEngine = parsed.GetValue(frozenEngine),
             });
         });
         root.Subcommands.Add(backbones);
