@@ -80,6 +80,12 @@ public static class TrainerCli
         };
         var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong([.. Enum.GetNames<DeviceRequest>().Select(n => n.ToLowerInvariant())]);
+        var frozenEngine = new Option<string>("--frozen-engine")
+        {
+            Description = "Where the frozen layers run (the whole backbone for frozen and features, everything below the last stage for finetune): auto (ONNX Runtime on the CPU, TorchSharp on a GPU, said in one line), onnxruntime (CPU only) or torch.",
+            DefaultValueFactory = _ => "auto",
+        };
+        frozenEngine.AcceptOnlyFromAmong([.. Enum.GetNames<FrozenEngine>().Select(n => n.ToLowerInvariant())]);
         var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {string.Join(", ", StrategyRegistry.Strategies.Select(s => $"{s.Name} {s.DefaultEpochs}"))}]." };
         var patience = new Option<int>("--patience") { Description = "Stop a strategy after this many epochs without a lower validation loss.", DefaultValueFactory = _ => defaults.Patience };
         var batch = new Option<int>("--batch-size", "-b") { Description = "Images (or cached vectors) per step.", DefaultValueFactory = _ => defaults.BatchSize };
@@ -98,7 +104,7 @@ public static class TrainerCli
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
+            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
         };
         command.SetAction(parsed =>
         {
@@ -130,7 +136,10 @@ public static class TrainerCli
                     Seed = parsed.GetValue(seed),
                     CacheDirectory = parsed.GetValue(cache)!,
                     Device = DeviceSelection.Select(Enum.Parse<DeviceRequest>(parsed.GetValue(device)!, ignoreCase: true), Console.WriteLine),
+                    FrozenEngine = Enum.Parse<FrozenEngine>(parsed.GetValue(frozenEngine)!, ignoreCase: true),
                 };
+                var engine = FrozenPart.Resolve(settings.FrozenEngine, settings.Device);
+                Console.WriteLine($"Frozen layers run on {(engine == FrozenEngine.OnnxRuntime ? "ONNX Runtime (CPU)" : $"TorchSharp ({settings.Device.type})")}; the layers that train on TorchSharp (--frozen-engine {parsed.GetValue(frozenEngine)}).");
                 var request = new RunRequest
                 {
                     DataRoot = parsed.GetValue(data)!,

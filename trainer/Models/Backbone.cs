@@ -1,4 +1,4 @@
-using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -87,8 +87,8 @@ public sealed class FeaturesStrategy : Strategy
         dimension = backbone.Info.FeatureChannels;
         vectors = new float[images.Count * dimension];
         backbone.eval();
-        using (var noGrad = no_grad())
-        using (var task = context.Progress.Start($"features: extract {split}", images.Count, "img"))
+        using (var frozen = context.Frozen(backbone, FrozenScope.PooledBackbone))
+        using (var task = context.Progress.Start($"features: extract {split} ({frozen.Engine})", images.Count, "img"))
         {
             var order = Enumerable.Range(0, images.Count).ToArray();
             for (var start = 0; start < images.Count; start += settings.BatchSize)
@@ -96,7 +96,7 @@ public sealed class FeaturesStrategy : Strategy
                 using var scope = NewDisposeScope();
                 var indices = order.AsSpan(start, Math.Min(settings.BatchSize, images.Count - start));
                 var input = Batches.Images(images, indices, settings.Device);
-                var pooled = backbone.call(input).mean([2, 3]).cpu();   // [B, D]
+                var pooled = frozen.Run(input).cpu();   // [B, D]
                 pooled.data<float>().CopyTo(vectors, start * dimension);
                 task.Advance(indices.Length);
             }

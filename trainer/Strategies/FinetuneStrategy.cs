@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Training;
+using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
@@ -22,25 +23,37 @@ public sealed class FinetuneStrategy : Strategy
         var model = context.NewModel();
         try
         {
-            var backbone = model.Backbone;
+            var (backbone, head) = (model.Backbone, model.Head);
             var settings = context.Settings;
             var validation = context.Images(context.Validation);
             var notes = new List<string>();
-            var before = Fitter.Evaluate(model, model.call, validation, settings.BatchSize, context.Progress, "finetune: before loading head");
-            model.Head.load(featuresHead);
-            var after = Fitter.Evaluate(model, model.call, validation, settings.BatchSize, context.Progress, "finetune: after loading head");
+
+            // Everything below the last stage stays frozen: it runs on the fastest engine, and only the last stage and
+            // the head see gradients. The same logits as model.call.
+            backbone.eval();
+            using var stem = context.Frozen(backbone, FrozenScope.Stem);
+            Tensor Forward(Tensor images)
+            {
+                using var below = stem.Run(images);   // [B, C, h, w], the last stage's input
+                using var features = backbone.LastStage.call(below);
+                return head.call(features);
+            }
+
+            var before = Fitter.Evaluate(model, Forward, validation, settings.BatchSize, context.Progress, "finetune: before loading head");
+            head.load(featuresHead);
+            var after = Fitter.Evaluate(model, Forward, validation, settings.BatchSize, context.Progress, "finetune: after loading head");
             var loaded = $"Validation accuracy {before.Accuracy:P2} with a fresh head, {after.Accuracy:P2} (loss {after.Loss:F4}) after loading the features head.";
             context.Progress.Log($"finetune: {loaded}");
             notes.Add(loaded);
 
             Freeze(backbone, trainable: backbone.LastStage);
-            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); frozen BatchNorm kept in eval mode.");
+            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); frozen BatchNorm kept in eval mode; the layers below run by {stem.Engine}.");
             var fit = Fitter.Fit(
                 new FitRequest
                 {
                     Strategy = Name,
                     Module = model,
-                    Forward = model.call,
+                    Forward = Forward,
                     SetTrainMode = () =>
                     {
                         model.train();

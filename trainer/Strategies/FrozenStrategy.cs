@@ -18,14 +18,22 @@ public sealed class FrozenStrategy : Strategy
         var model = context.NewModel();
         try
         {
-            var backbone = model.Backbone;
+            var (backbone, head) = (model.Backbone, model.Head);
             Freeze(backbone, trainable: null);
+            backbone.eval();
+            // Every image still passes the whole backbone each epoch (augmented), but the frozen backbone runs on the
+            // fastest engine and hands the head its pooled features: the same logits as model.call.
+            using var frozen = context.Frozen(backbone, FrozenScope.PooledBackbone);
             var fit = Fitter.Fit(
                 new FitRequest
                 {
                     Strategy = Name,
                     Module = model,
-                    Forward = model.call,
+                    Forward = images =>
+                    {
+                        using var pooled = frozen.Run(images);   // [B, D]
+                        return head.ForwardPooled(pooled);
+                    },
                     SetTrainMode = () =>
                     {
                         model.train();
@@ -41,7 +49,11 @@ public sealed class FrozenStrategy : Strategy
                 },
                 context.Settings,
                 context.Progress);
-            var notes = new List<string> { context.Settings.Augment ? "Random flip and 80-100 % crop augmentation each epoch." : "Augmentation off (--no-augment)." };
+            var notes = new List<string>
+            {
+                context.Settings.Augment ? "Random flip and 80-100 % crop augmentation each epoch." : "Augmentation off (--no-augment).",
+                $"Frozen backbone run by {frozen.Engine}.",
+            };
             return context.Finish(this, model, fit, [fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes);
         }
         catch

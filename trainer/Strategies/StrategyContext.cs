@@ -21,6 +21,13 @@ public sealed record StrategyContext(
         return model;
     }
 
+    /// <summary>
+    /// The frozen part of <paramref name="backbone"/> on the engine of <see cref="TrainingSettings.FrozenEngine"/>,
+    /// with TorchSharp's thread count. Create it once the backbone holds its final frozen weights.
+    /// </summary>
+    public FrozenPart Frozen(Backbone backbone, FrozenScope scope) =>
+        FrozenPart.Create(backbone, scope, Settings.FrozenEngine, Settings.Device, torch.get_num_threads());
+
     public ImageBatchSource Images(ImageSet set) => new(set, Settings.Device, new Random(Settings.Seed));
 
     /// <summary>--epochs, else the strategy's own default.</summary>

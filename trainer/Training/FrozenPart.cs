@@ -1,4 +1,4 @@
-using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Onnx;
 using DogsVsCats.Vision.Trainer.Models;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;

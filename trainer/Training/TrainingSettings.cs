@@ -29,6 +29,9 @@ public sealed record TrainingSettings
 
     public Device Device { get; init; } = CPU;
 
+    /// <summary>Where the frozen layers run (<c>--frozen-engine</c>); auto: ONNX Runtime on the CPU, TorchSharp on a GPU.</summary>
+    public FrozenEngine FrozenEngine { get; init; } = FrozenEngine.Auto;
+
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
     public static string DefaultCacheDirectory
