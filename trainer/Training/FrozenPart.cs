@@ -1,5 +1,5 @@
-using DogsVsCats.Vision.Trainer.Onnx;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Onnx;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
