@@ -33,24 +33,36 @@ public static class RealtimeApp
             o.TimestampFormat = "HH:mm:ss ";
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        builder.Services.AddOptions<RealtimeOptions>().Bind(builder.Configuration.GetSection(RealtimeOptions.Section)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<RealtimeOptions>, RealtimeOptionsValidator>();
-        builder.Services.AddSingleton<RunOutcome>();
-        builder.Services.AddSingleton(services =>
+        // The edge: options are bound and checked once, here, before anything is built from them.
+        var errors = new List<string>();
+        var options = RealtimeOptions.Bind(builder.Configuration, errors);
+        if (new RealtimeOptionsValidator().Validate(null, options) is { Failed: true } invalid)
         {
-            var options = services.GetRequiredService<IOptions<RealtimeOptions>>().Value;
-            return new Classifier(options.Model, options.Device, options.Threads, services.GetRequiredService<ILogger<Classifier>>());
-        });
+            errors.AddRange(invalid.Failures);
+        }
 
-        var mode = builder.Configuration.GetSection(RealtimeOptions.Section).Get<RealtimeOptions>() ?? new RealtimeOptions();
-        if (mode.IsFolderSource)
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+            {
+                Console.Error.WriteLine($"error: {error}");
+            }
+
+            Console.Error.WriteLine("See 'realtime --help'.");
+            return 2;
+        }
+
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton<RunOutcome>();
+        builder.Services.AddSingleton(services => new Classifier(options.Model, options.Device, options.Threads, services.GetRequiredService<ILogger<Classifier>>()));
+        if (options.IsFolderSource)
         {
             builder.Services.AddHostedService<FolderLabellingService>();
         }
         else
         {
             // Real-time pacing makes a file behave as a camera: only the newest frame is kept. A file played as a file keeps every frame.
-            var live = mode.RealtimePacing || !new LiveSource(mode.Source).IsVideoFile;
+            var live = options.RealtimePacing || !new LiveSource(options.Source).IsVideoFile;
             builder.Services.AddSingleton(new FrameChannel(live));
             builder.Services.AddSingleton<CaptureService>();
             builder.Services.AddHostedService(services => services.GetRequiredService<CaptureService>());
@@ -61,16 +73,6 @@ public static class RealtimeApp
         try
         {
             await host.StartAsync(cancel);
-        }
-        catch (OptionsValidationException e)
-        {
-            foreach (var failure in e.Failures)
-            {
-                Console.Error.WriteLine($"error: {failure}");
-            }
-
-            Console.Error.WriteLine("See 'realtime --help'.");
-            return 2;
         }
         catch (Exception e) when (e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException)
         {

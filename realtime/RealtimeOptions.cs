@@ -1,3 +1,7 @@
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Labelling;
+using Microsoft.Extensions.Configuration;
+
 namespace DogsVsCats.Vision.Realtime;
 
 /// <summary>
@@ -16,7 +20,7 @@ public sealed class RealtimeOptions
     public string Source { get; set; } = "0";
 
     /// <summary>auto, cpu or cuda.</summary>
-    public string Device { get; set; } = "auto";
+    public InferenceDevice Device { get; set; } = InferenceDevice.Auto;
 
     /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.</summary>
     public int Threads { get; set; }
@@ -34,7 +38,7 @@ public sealed class RealtimeOptions
     public string? Jsonl { get; set; }
 
     /// <summary>Folder mode: none, copy or move each photo into Out/&lt;label&gt;/ or Out/uncertain/.</summary>
-    public string Sort { get; set; } = "none";
+    public SortMode Sort { get; set; } = SortMode.None;
 
     /// <summary>Folder mode: the sorted folder (required with --sort copy|move).</summary>
     public string? Out { get; set; }
@@ -73,4 +77,55 @@ public sealed class RealtimeOptions
     public int SnapshotAt { get; set; }
 
     public bool IsFolderSource => Directory.Exists(Source) || (File.Exists(Source) && Shared.ImageFile.IsImagePath(Source));
+
+    /// <summary>
+    /// Binds section <see cref="Section"/> of <paramref name="configuration"/>. Choices (--device, --sort) are parsed
+    /// here, once, case-insensitively: the configuration binder would throw at the first unknown name, so each wrong
+    /// value (and any value the binder cannot convert) becomes a line in <paramref name="errors"/> instead, beside
+    /// whatever else the validator finds.
+    /// </summary>
+    public static RealtimeOptions Bind(IConfiguration configuration, ICollection<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(errors);
+        var options = new RealtimeOptions();
+        var values = configuration.GetSection(Section).AsEnumerable(makePathsRelative: true)
+            .Where(v => v.Value is not null)
+            .ToDictionary(v => v.Key, v => v.Value, StringComparer.OrdinalIgnoreCase);
+        options.Device = Choice(values, nameof(Device), "--device", options.Device, errors);
+        options.Sort = Choice(values, nameof(Sort), "--sort", options.Sort, errors);
+        try
+        {
+            new ConfigurationBuilder().AddInMemoryCollection(values).Build().Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            errors.Add(e.Message);
+        }
+
+        return options;
+    }
+
+    /// <summary>The lower-case name a choice has on the command line.</summary>
+    public static string Text<T>(T choice)
+        where T : struct, Enum => choice.ToString().ToLowerInvariant();
+
+    private static T Choice<T>(Dictionary<string, string?> values, string key, string option, T fallback, ICollection<string> errors)
+        where T : struct, Enum
+    {
+        if (!values.Remove(key, out var text))
+        {
+            return fallback;
+        }
+
+        // Only names count: Enum.TryParse alone would also take "2" or "cpu,cuda".
+        var names = Enum.GetValues<T>().Select(Text).ToArray();
+        if (Array.FindIndex(names, n => string.Equals(n, text?.Trim(), StringComparison.OrdinalIgnoreCase)) is var index and >= 0)
+        {
+            return Enum.GetValues<T>()[index];
+        }
+
+        errors.Add($"{option} '{text}' is not one of {string.Join(", ", names)}.");
+        return fallback;
+    }
 }

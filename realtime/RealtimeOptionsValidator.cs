@@ -1,13 +1,14 @@
+using DogsVsCats.Vision.Realtime.Labelling;
 using Microsoft.Extensions.Options;
 
 namespace DogsVsCats.Vision.Realtime;
 
-/// <summary>Checks options at start, so a wrong value stops the app with a message that says what to change.</summary>
+/// <summary>
+/// Checks options at start, so a wrong value stops the app with a message that says what to change. Choices that are
+/// not names at all were already reported by <see cref="RealtimeOptions.Bind"/>.
+/// </summary>
 public sealed class RealtimeOptionsValidator : IValidateOptions<RealtimeOptions>
 {
-    public static readonly string[] Devices = ["auto", "cpu", "cuda"];
-    public static readonly string[] SortModes = ["none", "copy", "move"];
-
     public ValidateOptionsResult Validate(string? name, RealtimeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -21,25 +22,17 @@ public sealed class RealtimeOptionsValidator : IValidateOptions<RealtimeOptions>
             errors.Add($"--model '{options.Model}' does not exist. Train first ('trainer train') or export a checkpoint ('trainer export').");
         }
 
-        if (!Devices.Contains(options.Device))
+        if (options.Sort != SortMode.None)
         {
-            errors.Add($"--device '{options.Device}' is not one of {string.Join(", ", Devices)}.");
-        }
-
-        if (!SortModes.Contains(options.Sort))
-        {
-            errors.Add($"--sort '{options.Sort}' is not one of {string.Join(", ", SortModes)}.");
-        }
-        else if (options.Sort != "none")
-        {
+            var sort = RealtimeOptions.Text(options.Sort);
             if (string.IsNullOrWhiteSpace(options.Out))
             {
-                errors.Add($"--sort {options.Sort} needs --out DIR: the folder that receives <label>/ and uncertain/.");
+                errors.Add($"--sort {sort} needs --out DIR: the folder that receives <label>/ and uncertain/.");
             }
 
             if (!options.IsFolderSource)
             {
-                errors.Add($"--sort {options.Sort} works on a folder or an image; --source '{options.Source}' is neither.");
+                errors.Add($"--sort {sort} works on a folder or an image; --source '{options.Source}' is neither.");
             }
         }
 

@@ -30,13 +30,13 @@ public static class RealtimeCli
 
         Add<string>("--model", nameof(RealtimeOptions.Model), "(required) The model.onnx that 'trainer train' or 'trainer export' wrote.", "-m");
         Add<string>("--source", nameof(RealtimeOptions.Source), $"Camera index (0), device path (/dev/video0), video file, rtsp/http url (where the OpenCV build has network protocols; the bundled Linux one has not), image sequence (frame%04d.jpg), folder or image [default: {defaults.Source}].", "-s");
-        Add<string>("--device", nameof(RealtimeOptions.Device), $"auto (CUDA when ONNX Runtime can load it, else CPU, said in one line), cpu, cuda (fail unless CUDA loads) [default: {defaults.Device}].");
+        Add<string>("--device", nameof(RealtimeOptions.Device), $"auto (CUDA when ONNX Runtime can load it, else CPU, said in one line), cpu, cuda (fail unless CUDA loads) [default: {RealtimeOptions.Text(defaults.Device)}].");
         Add<int>("--threads", nameof(RealtimeOptions.Threads), "ONNX Runtime threads (0 = all cores) [default: 0].");
         Add<double>("--min-confidence", nameof(RealtimeOptions.MinConfidence), $"Below this probability the label is 'uncertain' (folder: sorted into uncertain/) [default: {defaults.MinConfidence}].");
         Add<string>("--jsonl", nameof(RealtimeOptions.Jsonl), "Also write one JSON object per image (folder) or frame (live) to this file.");
         Add<int>("--batch", nameof(RealtimeOptions.Batch), $"Folder: images per inference [default: {defaults.Batch}].", "-b");
         Add<string>("--csv", nameof(RealtimeOptions.Csv), $"Folder: results CSV (path, label, confidence, one column per class, width, height, error, destination); relative to --out when given. A rerun skips what it lists [default: {defaults.Csv}].");
-        Add<string>("--sort", nameof(RealtimeOptions.Sort), $"Folder: none, copy or move every photo into --out/<label>/ (or --out/uncertain/). Never overwrites; a move survives interruption [default: {defaults.Sort}].");
+        Add<string>("--sort", nameof(RealtimeOptions.Sort), $"Folder: none, copy or move every photo into --out/<label>/ (or --out/uncertain/). Never overwrites; a move survives interruption [default: {RealtimeOptions.Text(defaults.Sort)}].");
         Add<string>("--out", nameof(RealtimeOptions.Out), "Folder: where --sort puts the photos (and labels.csv).", "-o");
         Add<bool>("--dry-run", nameof(RealtimeOptions.DryRun), "Folder: classify and report what would be sorted; write, copy and move nothing.");
         Add<bool>("--no-window", nameof(RealtimeOptions.NoWindow), "Live: no window; predictions are logged.");

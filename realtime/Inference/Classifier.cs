@@ -27,7 +27,7 @@ public sealed class Classifier : IDisposable
     private readonly int camWidth;
     private BatchBuffers? last;
 
-    public Classifier(string modelPath, string device, int threads, ILogger logger)
+    public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(logger);
         // 0 means every logical core: ONNX Runtime's own default counts physical cores only, which halved the
@@ -126,9 +126,9 @@ public sealed class Classifier : IDisposable
         session?.Dispose();
     }
 
-    private static string SelectDevice(SessionOptions options, string device, ILogger logger)
+    private static string SelectDevice(SessionOptions options, InferenceDevice device, ILogger logger)
     {
-        if (device == "cpu")
+        if (device == InferenceDevice.Cpu)
         {
             return "CPU";
         }
@@ -136,7 +136,7 @@ public sealed class Classifier : IDisposable
         // ONNX Runtime also prints its own multi-line error when CUDA fails to load; the one line below says it better.
         var environment = OrtEnv.Instance();
         var level = environment.EnvLogLevel;
-        environment.EnvLogLevel = device == "cuda" ? level : OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+        environment.EnvLogLevel = device == InferenceDevice.Cuda ? level : OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try
         {
             options.AppendExecutionProvider_CUDA(0);
@@ -145,7 +145,7 @@ public sealed class Classifier : IDisposable
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
         {
             // GetAvailableProviders() lists CUDA even where its libraries cannot load, so trying is the only real test.
-            if (device == "cuda")
+            if (device == InferenceDevice.Cuda)
             {
                 throw new InvalidOperationException($"--device cuda: ONNX Runtime cannot use CUDA here ({FirstLine(e.Message)}). Install CUDA 13 and cuDNN 9, or use --device auto|cpu.", e);
             }
@@ -192,17 +192,36 @@ public sealed class Classifier : IDisposable
             input = GC.AllocateArray<byte>(size * imageBytes, pinned: true);
             Probabilities = new float[size * classes];                     // [N, C]
             Cam = new float[size * classes * camHeight * camWidth];          // [N, C, h, w]
-            Inputs = [OrtValue.CreateTensorValueFromMemory(input, [size, height, width, 3])];
-            Outputs =
-            [
-                OrtValue.CreateTensorValueFromMemory(Probabilities, [size, classes]),
-                OrtValue.CreateTensorValueFromMemory(Cam, [size, classes, camHeight, camWidth]),
-            ];
-            // The array is pinned for its whole life, so its address is stable for the Mat headers.
-            var address = Marshal.UnsafeAddrOfPinnedArrayElement(input, 0);
-            Slots = Enumerable.Range(0, size)
-                .Select(i => Mat.FromPixelData(height, width, MatType.CV_8UC3, address + (i * imageBytes)))
-                .ToArray();
+            // Created one by one: if one fails, those made before it are disposed here, as no Dispose will run.
+            var made = new List<IDisposable>();
+            try
+            {
+#pragma warning disable CA2000 // each is owned by this object (Dispose), or disposed in the catch below if a later one fails
+                Inputs = [Made(OrtValue.CreateTensorValueFromMemory(input, [size, height, width, 3]))];
+                Outputs =
+                [
+                    Made(OrtValue.CreateTensorValueFromMemory(Probabilities, [size, classes])),
+                    Made(OrtValue.CreateTensorValueFromMemory(Cam, [size, classes, camHeight, camWidth])),
+                ];
+#pragma warning restore CA2000
+                // The array is pinned for its whole life, so its address is stable for the Mat headers.
+                var address = Marshal.UnsafeAddrOfPinnedArrayElement(input, 0);
+                Slots = Enumerable.Range(0, size)
+                    .Select(i => Made(Mat.FromPixelData(height, width, MatType.CV_8UC3, address + (i * imageBytes))))
+                    .ToArray();
+            }
+            catch
+            {
+                made.ForEach(d => d.Dispose());
+                throw;
+            }
+
+            T Made<T>(T disposable)
+                where T : IDisposable
+            {
+                made.Add(disposable);
+                return disposable;
+            }
         }
 
         public int Size { get; }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Hosting;
@@ -47,13 +46,14 @@ public sealed class FolderLabellingService(
     private void Label(CancellationToken stop)
     {
         var labels = classifier.Labels;
-        var sorting = settings.Sort != "none";
+        var sorting = settings.Sort != SortMode.None;
+        var sort = RealtimeOptions.Text(settings.Sort);
         var outRoot = settings.Out is null ? null : Path.GetFullPath(settings.Out);
         var csvPath = Path.GetFullPath(Path.Combine(outRoot ?? Directory.GetCurrentDirectory(), settings.Csv));
         var jsonlPath = settings.Jsonl is null ? null : Path.GetFullPath(settings.Jsonl);
         logger.LogInformation("Model: {Labels} at {Width}x{Height}, on {Device}.", string.Join(", ", labels), classifier.Description.InputWidth, classifier.Description.InputHeight, classifier.Device);
 
-        using var sorter = sorting ? new PhotoSorter(outRoot!, settings.Sort == "move", logger) : null;
+        using var sorter = sorting ? new PhotoSorter(outRoot!, settings.Sort == SortMode.Move, logger) : null;
         if (sorter is not null && !settings.DryRun)
         {
             sorter.Recover();
@@ -72,7 +72,7 @@ public sealed class FolderLabellingService(
         var todo = files.Where(f => !done.ContainsKey(f)).ToList();
         logger.LogInformation("{Files} files in {Source}; {Done} already in {Csv}, {Todo} to label{DryRun}.", files.Count, settings.Source, files.Count - todo.Count, csvPath, todo.Count, settings.DryRun ? " (dry run: nothing is written, copied or moved)" : "");
 
-        using var jsonl = settings.DryRun || jsonlPath is null ? null : new StreamWriter(jsonlPath, append: true) { NewLine = "\n" };
+        using var jsonl = settings.DryRun || jsonlPath is null ? null : new PredictionJsonl(jsonlPath);
         var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var clock = Stopwatch.StartNew();
         var lastProgress = TimeSpan.Zero;
@@ -100,12 +100,11 @@ public sealed class FolderLabellingService(
                     logger.LogWarning("{Path}: {Error}", row.Path, row.Error);
                 }
 
-                jsonl?.WriteLine(Json(row));
                 if (row.Destination is not null)
                 {
                     if (settings.DryRun)
                     {
-                        logger.LogInformation("would {Sort} {Path} -> {Destination}", settings.Sort, row.Path, row.Destination);
+                        logger.LogInformation("would {Sort} {Path} -> {Destination}", sort, row.Path, row.Destination);
                     }
                     else
                     {
@@ -114,7 +113,7 @@ public sealed class FolderLabellingService(
                 }
             }
 
-            jsonl?.Flush();
+            jsonl?.Write(rows.Select(r => PredictionLine.Of(r.Label, r.Prediction) with { Path = r.Path, Error = r.Error, Destination = r.Destination }));
             processed += chunk.Length;
             if (clock.Elapsed - lastProgress >= ProgressEvery || processed == todo.Count)
             {
@@ -134,7 +133,7 @@ public sealed class FolderLabellingService(
             counts.Count == 0 ? "nothing new" : string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")),
             files.Count - todo.Count,
             settings.DryRun ? "Dry run: nothing was written." : $"Results: {csvPath}.",
-            sorter is null ? "" : $" Sorted ({settings.Sort}{(settings.DryRun ? ", dry run" : "")}) into {outRoot}; unreadable files stay where they are.");
+            sorter is null ? "" : $" Sorted ({sort}{(settings.DryRun ? ", dry run" : "")}) into {outRoot}; unreadable files stay where they are.");
     }
 
     /// <summary>Decodes in parallel, classifies the readable images in one batch; unreadable files become rows with a reason.</summary>
@@ -189,7 +188,7 @@ public sealed class FolderLabellingService(
         foreach (var (path, fields) in done)
         {
             var destination = fields[destinationColumn];
-            if (destination.Length == 0 || !File.Exists(path) || (File.Exists(destination) && settings.Sort == "copy"))
+            if (destination.Length == 0 || !File.Exists(path) || (File.Exists(destination) && settings.Sort == SortMode.Copy))
             {
                 continue;
             }
@@ -219,17 +218,4 @@ public sealed class FolderLabellingService(
             .Where(f => (skip is null || !f.StartsWith(skip, StringComparison.Ordinal)) && !PhotoSorter.IsPartial(f))
             .Order(StringComparer.Ordinal);
     }
-
-    private static string Json(LabelRow row) => JsonSerializer.Serialize(new
-    {
-        path = row.Path,
-        label = row.Label,
-        confidence = row.Prediction?.Confidence,
-        probabilities = row.Prediction?.Labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => row.Prediction.Probabilities[x.i]),
-        width = row.Prediction?.Width,
-        height = row.Prediction?.Height,
-        error = row.Error,
-        destination = row.Destination,
-        timings_ms = row.Prediction is null ? null : new { preprocess = row.Prediction.Timings.PreprocessMs, inference = row.Prediction.Timings.InferenceMs, postprocess = row.Prediction.Timings.PostprocessMs, batch = row.Prediction.BatchSize },
-    });
 }

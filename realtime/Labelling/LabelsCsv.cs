@@ -19,45 +19,59 @@ public sealed class LabelsCsv : IDisposable
     public static IReadOnlyList<string> Header(IReadOnlyList<string> labels) =>
         ["path", "label", "confidence", .. labels.Select(l => $"p_{l}"), "width", "height", "error", "destination"];
 
-    /// <summary>Opens <paramref name="path"/> for appending; a new file gets the header, an existing one must have the same columns.</summary>
+    /// <summary>
+    /// Opens <paramref name="path"/> for appending; a new file gets the header, an existing one must have the same
+    /// columns. A row cut short by a kill mid-write is cut off, so the next row starts a record of its own (the file
+    /// it named is simply labelled again).
+    /// </summary>
     public static LabelsCsv Open(string path, IReadOnlyList<string> labels)
     {
         var header = string.Join(',', Header(labels).Select(Quote));
         var exists = File.Exists(path) && new FileInfo(path).Length > 0;
+        long complete = 0;
         if (exists)
         {
-            var first = File.ReadLines(path).FirstOrDefault() ?? "";
+            var bytes = File.ReadAllBytes(path);
+            complete = CompleteLength(bytes);
+            var first = Records(Encoding.UTF8.GetString(bytes)).FirstOrDefault().Text ?? "";
             if (first != header)
             {
                 throw new InvalidOperationException($"{path} has other columns than this model's ({first}); choose another --csv or --out for this model.");
             }
         }
 
-        var cut = exists && EndsWithoutNewline(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        var csv = new LabelsCsv(new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" }, labels.Count);
-        if (!exists)
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
+        try
         {
-            csv.writer.WriteLine(header);
+            if (stream.Length > complete)
+            {
+                stream.SetLength(complete);
+            }
+
+            stream.Seek(0, SeekOrigin.End);
         }
-        else if (cut)
+        catch
         {
-            // A kill mid-write leaves a cut line; end it so the next row starts on its own line (Read ignores the cut one).
-            csv.writer.WriteLine();
+            stream.Dispose();
+            throw;
+        }
+
+#pragma warning disable CA2000 // the writer owns the stream, and the LabelsCsv returned owns the writer
+        var csv = new LabelsCsv(new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" }, labels.Count);
+#pragma warning restore CA2000
+        if (complete == 0)
+        {
+            csv.writer.WriteLine(header);   // a new file, or one whose header line was cut
         }
 
         return csv;
     }
 
-    private static bool EndsWithoutNewline(string path)
-    {
-        using var stream = File.OpenRead(path);
-        stream.Seek(-1, SeekOrigin.End);
-        return stream.ReadByte() != '\n';
-    }
-
-    /// <summary>The rows already written, by path (the last row for a path wins); empty when the file does not exist.</summary>
+    /// <summary>
+    /// The rows already written, by path (the last row for a path wins); empty when the file does not exist. A record
+    /// ends at a newline outside quotes, so a quoted path that holds a newline is read back whole.
+    /// </summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> Read(string path, IReadOnlyList<string> labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
@@ -68,10 +82,10 @@ public sealed class LabelsCsv : IDisposable
             return rows;
         }
 
-        foreach (var line in File.ReadLines(path).Skip(1))
+        foreach (var (text, ended) in Records(File.ReadAllText(path, Encoding.UTF8)).Skip(1))
         {
-            // A line cut by a kill has fewer fields than the header; its file is simply labelled again.
-            var fields = Split(line);
+            // A record cut by a kill has an open quote or fewer fields than the header; its file is simply labelled again.
+            var fields = ended ? Split(text) : null;
             if (fields is not null && fields.Count == width)
             {
                 rows[fields[0]] = fields;
@@ -79,6 +93,56 @@ public sealed class LabelsCsv : IDisposable
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// The records of a CSV text, each without its line end, and whether it ended (a newline outside quotes); only the
+    /// last one can be unended.
+    /// </summary>
+    public static IEnumerable<(string Text, bool Ended)> Records(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var start = 0;
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            // A doubled quote inside quotes toggles twice: the state after it is right without looking ahead.
+            if (text[i] == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (text[i] == '\n' && !quoted)
+            {
+                var end = i > start && text[i - 1] == '\r' ? i - 1 : i;
+                yield return (text[start..end], true);
+                start = i + 1;
+            }
+        }
+
+        if (start < text.Length)
+        {
+            yield return (text[start..], false);
+        }
+    }
+
+    /// <summary>Bytes up to the end of the last record that ended ('"' and '\n' never occur inside a UTF-8 sequence).</summary>
+    private static long CompleteLength(byte[] bytes)
+    {
+        long complete = 0;
+        var quoted = false;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (bytes[i] == '\n' && !quoted)
+            {
+                complete = i + 1;
+            }
+        }
+
+        return complete;
     }
 
     /// <summary>Column index of a header name.</summary>
@@ -121,7 +185,7 @@ public sealed class LabelsCsv : IDisposable
     private static string Quote(string field) =>
         field.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : field;
 
-    /// <summary>Splits one RFC 4180 line (quoted fields may hold commas and doubled quotes).</summary>
+    /// <summary>Splits one RFC 4180 record (quoted fields may hold commas, doubled quotes and line breaks).</summary>
     public static IReadOnlyList<string>? Split(string line)
     {
         ArgumentNullException.ThrowIfNull(line);

@@ -82,8 +82,8 @@ public sealed class PhotoSorter : IDisposable
     }
 
     /// <summary>
-    /// Settles transfers an earlier run left half done: a renamed copy means the copy is complete, so a move deletes its
-    /// source; otherwise the temporary file is deleted and the source, still in place, is sorted again.
+    /// Settles transfers an earlier run left half done: a partial copy is deleted and its source, still in place, is sorted
+    /// again; a renamed copy means the copy is complete, so a move deletes its source.
     /// </summary>
     public void Recover()
     {
@@ -117,18 +117,17 @@ public sealed class PhotoSorter : IDisposable
 
         foreach (var entry in open.Values)
         {
-            if (File.Exists(entry.Destination) && File.Exists(entry.Source))
-            {
-                if (entry.Move && new FileInfo(entry.Destination).Length == new FileInfo(entry.Source).Length)
-                {
-                    File.Delete(entry.Source);
-                    logger.LogInformation("Recovered an interrupted move: {Source} is in {Destination}.", entry.Source, entry.Destination);
-                }
-            }
-            else if (File.Exists(entry.Partial))
+            // The rename turns the partial copy into the destination, so a partial copy still there means the rename never
+            // happened, whatever holds the destination name: the source stays and is sorted again.
+            if (File.Exists(entry.Partial))
             {
                 File.Delete(entry.Partial);
                 logger.LogInformation("Undid an interrupted copy of {Source} (deleted its partial copy).", entry.Source);
+            }
+            else if (entry.Move && File.Exists(entry.Destination) && File.Exists(entry.Source) && new FileInfo(entry.Destination).Length == new FileInfo(entry.Source).Length)
+            {
+                File.Delete(entry.Source);
+                logger.LogInformation("Recovered an interrupted move: {Source} is in {Destination}.", entry.Source, entry.Destination);
             }
         }
 

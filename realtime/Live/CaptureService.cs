@@ -57,47 +57,56 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
         {
             while (!stop.IsCancellationRequested)
             {
-                var image = new Mat();
-                if (!capture!.Read(image) || image.Empty())
+                // Each Mat is owned by exactly one holder at a time: this loop, then the frame, then the channel (which
+                // disposes what it drops) or the frame loop. Whatever this pass still owns when it leaves is disposed.
+                Mat? image = new();
+                Frame? frame = null;
+                try
                 {
-                    image.Dispose();
-                    if (source.IsVideoFile && settings.Loop && index > 0)
+                    if (!capture!.Read(image) || image.Empty())
                     {
-                        // index > 0: a video that yields no frame at all would otherwise be rewound forever.
-                        capture.Set(VideoCaptureProperties.PosFrames, 0);
+                        if (source.IsVideoFile && settings.Loop && index > 0)
+                        {
+                            // index > 0: a video that yields no frame at all would otherwise be rewound forever.
+                            capture.Set(VideoCaptureProperties.PosFrames, 0);
+                            continue;
+                        }
+
+                        if (source.IsVideoFile)
+                        {
+                            logger.LogInformation("End of {Source} after {Frames} frames.", settings.Source, index);
+                            return;
+                        }
+
+                        Reconnect(ref backoff, stop);
                         continue;
                     }
 
-                    if (source.IsVideoFile)
+                    backoff = InitialBackoff;
+                    if (pacing)
                     {
-                        logger.LogInformation("End of {Source} after {Frames} frames.", settings.Source, index);
-                        return;
+                        // A camera delivers frame n at n / fps; waiting for that moment makes a file behave like one.
+                        var due = TimeSpan.FromSeconds(paced++ / SourceFps) - clock.Elapsed;
+                        if (due > TimeSpan.Zero)
+                        {
+                            stop.WaitHandle.WaitOne(due);
+                        }
                     }
 
-                    Reconnect(ref backoff, stop);
-                    continue;
-                }
-
-                backoff = InitialBackoff;
-                if (pacing)
-                {
-                    // A camera delivers frame n at n / fps; waiting for that moment makes a file behave like one.
-                    var due = TimeSpan.FromSeconds(paced++ / SourceFps) - clock.Elapsed;
-                    if (due > TimeSpan.Zero)
-                    {
-                        stop.WaitHandle.WaitOne(due);
-                    }
-                }
-
-                var frame = new Frame(image, index++);
-                if (!writer.TryWrite(frame))
-                {
+                    frame = new Frame(image, index++);
+                    image = null;
                     // Only the waiting (non-live) channel is ever full: capture waits for the loop, nothing is dropped.
-                    if (!writer.WaitToWriteAsync(stop).AsTask().GetAwaiter().GetResult() || !writer.TryWrite(frame))
+                    if (!writer.TryWrite(frame) && !(writer.WaitToWriteAsync(stop).AsTask().GetAwaiter().GetResult() && writer.TryWrite(frame)))
                     {
-                        frame.Dispose();
                         return;
                     }
+
+                    frame = null;
+                }
+                finally
+                {
+                    image?.Dispose();
+                    frame?.Dispose();
                 }
             }
         }

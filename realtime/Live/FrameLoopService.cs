@@ -7,9 +7,10 @@ using Microsoft.Extensions.Options;
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>
-/// The update loop of a game engine, without the engine: take the newest frame, run every component in order
-/// (classify, smooth, draw, outputs), cap the rate at --target-fps, repeat until the source ends, the viewer quits or
-/// --duration passes. It runs on one dedicated thread, which OpenCV's window functions need.
+/// The update loop of a game engine, without the engine: take the newest frame, apply the viewer's commands (input),
+/// classify + smooth it into one <see cref="FrameResult"/>, draw, hand the pass to every output, cap the rate at
+/// --target-fps, repeat until the source ends, the viewer quits or --duration passes. It runs on one dedicated thread,
+/// which OpenCV's window functions need.
 /// </summary>
 public sealed class FrameLoopService(
     IOptions<RealtimeOptions> options,
@@ -28,12 +29,13 @@ public sealed class FrameLoopService(
 
     private void Run(CancellationToken stop)
     {
-        var components = new List<IFrameComponent>();
-        using var context = new FrameContext(settings.TargetFps, classifier.Labels.Count) { ShowHeatmap = settings.Heatmap };
+        var input = new LiveInput(settings.Heatmap);
+        var outputs = new List<IFrameOutput>();
+        using var renderer = new FrameRenderer(classifier.Description.InputWidth, classifier.Description.InputHeight);
         try
         {
-            components.AddRange(Components());
-            Loop(components, context, stop);
+            outputs.AddRange(Outputs(input));
+            Loop(input, renderer, outputs, stop);
         }
         catch (Exception e) when (e is IOException or OpenCvSharp.OpenCVException or InvalidOperationException)
         {
@@ -42,9 +44,9 @@ public sealed class FrameLoopService(
         }
         finally
         {
-            foreach (var component in components.OfType<IDisposable>())
+            foreach (var output in outputs.OfType<IDisposable>())
             {
-                component.Dispose();
+                output.Dispose();
             }
 
             channel.DisposeRemaining();
@@ -52,34 +54,33 @@ public sealed class FrameLoopService(
         }
     }
 
-    private IEnumerable<IFrameComponent> Components()
+    private IEnumerable<IFrameOutput> Outputs(LiveInput input)
     {
-        yield return new ClassifyComponent(classifier);
-        yield return new SmoothComponent(settings.Smoothing, settings.MinConfidence);
-        yield return new DrawComponent(classifier);
         if (settings.Record is { Length: > 0 } record)
         {
-            yield return new RecordComponent(record, capture.SourceFps > 0 ? capture.SourceFps : settings.TargetFps, logger);
+            yield return new RecordOutput(record, capture.SourceFps > 0 ? capture.SourceFps : settings.TargetFps, logger);
         }
 
         if (settings.Jsonl is { Length: > 0 } jsonl)
         {
-            yield return new JsonlComponent(jsonl);
+            yield return new JsonlOutput(jsonl);
         }
 
-        yield return settings.NoWindow ? new LogComponent(logger) : new WindowComponent();
-        yield return new SnapshotComponent(settings.SnapshotDir, settings.SnapshotAt, logger);
+        yield return settings.NoWindow ? new LogOutput(logger) : new WindowOutput(input);
+        yield return new SnapshotOutput(settings.SnapshotDir, settings.SnapshotAt, logger);
     }
 
-    private void Loop(List<IFrameComponent> components, FrameContext context, CancellationToken stop)
+    private void Loop(LiveInput input, FrameRenderer renderer, List<IFrameOutput> outputs, CancellationToken stop)
     {
         var reader = channel.Channel.Reader;
+        var classify = new FrameClassifier(classifier, settings.Smoothing, settings.MinConfidence);
         var period = TimeSpan.FromSeconds(1 / settings.TargetFps);
         var latencies = new double[LatencyWindow];   // the newest latencies, a ring: memory stays flat however long the run
         var clock = Stopwatch.StartNew();
         var previous = clock.Elapsed;
+        var (processed, fps) = (0L, 0.0);
         logger.LogInformation("Live: {Labels} on {Device}, up to {Fps:0.#} fps{Window}.", string.Join(", ", classifier.Labels), classifier.Device, settings.TargetFps, settings.NoWindow ? ", no window" : "");
-        while (!stop.IsCancellationRequested && !context.QuitRequested && (settings.Duration <= 0 || clock.Elapsed.TotalSeconds < settings.Duration))
+        while (!stop.IsCancellationRequested && (settings.Duration <= 0 || clock.Elapsed.TotalSeconds < settings.Duration))
         {
             if (!reader.TryRead(out var frame))
             {
@@ -93,23 +94,31 @@ public sealed class FrameLoopService(
 
             using (frame)
             {
+                // Input: keys pressed during the previous pass take effect now.
+                var view = input.Next();
+                if (view.Quit)
+                {
+                    break;
+                }
+
                 var start = clock.Elapsed;
-                context.DeltaTime = (start - previous).TotalSeconds;
-                context.Fps = context.Processed == 0 ? 0 : (0.9 * context.Fps) + (0.1 / Math.Max(context.DeltaTime, 1e-6));
+                var delta = (start - previous).TotalSeconds;
+                fps = processed == 0 ? 0 : (0.9 * fps) + (0.1 / Math.Max(delta, 1e-6));
                 previous = start;
-                context.Frame = frame;
-                context.Dropped = channel.Dropped;
-                foreach (var component in components)
+                var result = view.Paused ? null : classify.Classify(frame);
+                var pass = new FramePass(frame, view, new LoopStats(processed, delta, fps, channel.Dropped), result, renderer.Display);
+                renderer.Render(pass);
+                foreach (var output in outputs)
                 {
-                    component.Update(context);
+                    output.Write(pass);
                 }
 
-                if (context.Prediction is not null)
+                if (result is not null)
                 {
-                    latencies[context.Processed % LatencyWindow] = context.LatencyMs;
+                    latencies[processed % LatencyWindow] = result.LatencyMs;
                 }
 
-                context.Processed++;
+                processed++;
                 var rest = period - (clock.Elapsed - start);
                 if (rest > TimeSpan.Zero)
                 {
@@ -118,12 +127,12 @@ public sealed class FrameLoopService(
             }
         }
 
-        var seen = latencies.Take((int)Math.Min(context.Processed, LatencyWindow)).Order().ToArray();
+        var seen = latencies.Take((int)Math.Min(processed, LatencyWindow)).Order().ToArray();
         logger.LogInformation(
             "Live summary: {Frames} frames in {Seconds:0.0} s ({Fps:0.0} fps), {Dropped} dropped; capture-to-label latency median {Median:0} ms, p95 {P95:0} ms.",
-            context.Processed,
+            processed,
             clock.Elapsed.TotalSeconds,
-            context.Processed / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+            processed / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
             channel.Dropped,
             seen.Length == 0 ? 0 : seen[seen.Length / 2],
             seen.Length == 0 ? 0 : seen[(int)(seen.Length * 0.95)]);

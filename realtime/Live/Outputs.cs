@@ -1,34 +1,33 @@
 using System.Globalization;
-using System.Text.Json;
+using DogsVsCats.Vision.Realtime.Inference;
 using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Realtime.Live;
 
-/// <summary>The OpenCV window and its keys: h heat map, space pause, s snapshot, q or Esc quit.</summary>
-public sealed class WindowComponent : IFrameComponent, IDisposable
+/// <summary>
+/// The OpenCV window: shows the display and turns its keys into commands for the next pass (h heat map, space pause,
+/// s snapshot, q or Esc quit).
+/// </summary>
+public sealed class WindowOutput(LiveInput input) : IFrameOutput, IDisposable
 {
     public const string Title = "DogsVsCats.Vision realtime (h heat map, space pause, s snapshot, q quit)";
 
-    public void Update(FrameContext context)
+    public void Write(FramePass pass)
     {
-        Cv2.ImShow(Title, context.Display);
-        switch (Cv2.WaitKey(1) & 0xFF)
+        ArgumentNullException.ThrowIfNull(pass);
+        Cv2.ImShow(Title, pass.Display);
+        LiveCommand? command = (Cv2.WaitKey(1) & 0xFF) switch
         {
-            case 'h':
-                context.ShowHeatmap = !context.ShowHeatmap;
-                break;
-            case ' ':
-                context.Paused = !context.Paused;
-                break;
-            case 's':
-                context.SnapshotRequested = true;
-                break;
-            case 'q' or 27:
-                context.QuitRequested = true;
-                break;
-            default:
-                break;
+            'h' => LiveCommand.ToggleHeatmap,
+            ' ' => LiveCommand.TogglePause,
+            's' => LiveCommand.Snapshot,
+            'q' or 27 => LiveCommand.Quit,
+            _ => null,
+        };
+        if (command is { } pressed)
+        {
+            input.Post(pressed);
         }
     }
 
@@ -36,36 +35,37 @@ public sealed class WindowComponent : IFrameComponent, IDisposable
 }
 
 /// <summary>Writes the displayed frame to a new PNG on the s key or at frame --snapshot-at; never replaces a file.</summary>
-public sealed class SnapshotComponent(string folder, int atFrame, ILogger logger) : IFrameComponent
+public sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) : IFrameOutput
 {
-    public void Update(FrameContext context)
+    public void Write(FramePass pass)
     {
-        if (!context.SnapshotRequested && context.Processed + 1 != atFrame)
+        ArgumentNullException.ThrowIfNull(pass);
+        if (!pass.View.Snapshot && pass.Stats.Processed + 1 != atFrame)
         {
             return;
         }
 
-        context.SnapshotRequested = false;
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, $"snapshot-{context.Frame.Index:D6}.png");
+        var path = Path.Combine(folder, $"snapshot-{pass.Frame.Index:D6}.png");
         for (var n = 2; File.Exists(path); n++)
         {
-            path = Path.Combine(folder, $"snapshot-{context.Frame.Index:D6} ({n}).png");
+            path = Path.Combine(folder, $"snapshot-{pass.Frame.Index:D6} ({n}).png");
         }
 
-        Cv2.ImWrite(path, context.Display);
+        Cv2.ImWrite(path, pass.Display);
         logger.LogInformation("Snapshot: {Path}", path);
     }
 }
 
-/// <summary>Writes the annotated frames to a video file (mp4v), opened at the first frame's size.</summary>
-public sealed class RecordComponent(string path, double fps, ILogger logger) : IFrameComponent, IDisposable
+/// <summary>Writes the annotated frames to a video file (mp4v), opened at the first frame's size; nothing while paused.</summary>
+public sealed class RecordOutput(string path, double fps, ILogger logger) : IFrameOutput, IDisposable
 {
     private VideoWriter? writer;
 
-    public void Update(FrameContext context)
+    public void Write(FramePass pass)
     {
-        if (context.Paused)
+        ArgumentNullException.ThrowIfNull(pass);
+        if (pass.View.Paused)
         {
             return;
         }
@@ -78,7 +78,7 @@ public sealed class RecordComponent(string path, double fps, ILogger logger) : I
                 throw new IOException($"--record '{path}' already exists; it is never replaced.");
             }
 
-            writer = new VideoWriter(path, FourCC.MP4V, fps, context.Display.Size());
+            writer = new VideoWriter(path, FourCC.MP4V, fps, pass.Display.Size());
             if (!writer.IsOpened())
             {
                 throw new IOException($"OpenCV cannot write video '{path}' (mp4v at {fps:0.#} fps).");
@@ -87,51 +87,47 @@ public sealed class RecordComponent(string path, double fps, ILogger logger) : I
             logger.LogInformation("Recording to {Path} at {Fps:0.#} fps.", path, fps);
         }
 
-        writer.Write(context.Display);
+        writer.Write(pass.Display);
     }
 
     public void Dispose() => writer?.Dispose();
 }
 
-/// <summary>One JSON object per processed frame: the same prediction every other output shows, with its latency.</summary>
-public sealed class JsonlComponent(string path) : IFrameComponent, IDisposable
+/// <summary>One JSON line per classified frame (<see cref="PredictionLine"/>, the shape folder mode writes too).</summary>
+public sealed class JsonlOutput(string path) : IFrameOutput, IDisposable
 {
-    private readonly StreamWriter writer = new(path, append: true) { NewLine = "\n" };
+    private readonly PredictionJsonl writer = new(path);
 
-    public void Update(FrameContext context)
+    public void Write(FramePass pass)
     {
-        if (context.Prediction is not { } p)
+        ArgumentNullException.ThrowIfNull(pass);
+        if (pass.Result is not { } result)
         {
             return;
         }
 
-        writer.WriteLine(JsonSerializer.Serialize(new
+        writer.Write([PredictionLine.Of(result.Label, result.Raw, result.Smoothed) with
         {
-            frame = context.Frame.Index,
-            label = context.Label,
-            confidence = context.Confidence,
-            probabilities = p.Labels.Select((label, i) => (label, i)).ToDictionary(x => x.label, x => context.Smoothed[x.i]),
-            raw_label = p.Labels[p.TopIndex],
-            latency_ms = context.LatencyMs,
-            fps = context.Fps,
-            dropped = context.Dropped,
-            timings_ms = new { preprocess = p.Timings.PreprocessMs, inference = p.Timings.InferenceMs, postprocess = p.Timings.PostprocessMs },
-        }));
-        writer.Flush();
+            Frame = pass.Frame.Index,
+            LatencyMs = result.LatencyMs,
+            Fps = pass.Stats.Fps,
+            Dropped = pass.Stats.Dropped,
+        }]);
     }
 
     public void Dispose() => writer.Dispose();
 }
 
 /// <summary>Without a window, logs the current prediction once a second.</summary>
-public sealed class LogComponent(ILogger logger) : IFrameComponent
+public sealed class LogOutput(ILogger logger) : IFrameOutput
 {
     private double sinceLast = double.MaxValue;
 
-    public void Update(FrameContext context)
+    public void Write(FramePass pass)
     {
-        sinceLast += context.DeltaTime;
-        if (sinceLast < 1 || context.Prediction is not { } p)
+        ArgumentNullException.ThrowIfNull(pass);
+        sinceLast += pass.Stats.DeltaTime;
+        if (sinceLast < 1 || pass.Result is not { } result)
         {
             return;
         }
@@ -139,12 +135,12 @@ public sealed class LogComponent(ILogger logger) : IFrameComponent
         sinceLast = 0;
         logger.LogInformation(
             "frame {Frame}: {Label} {Confidence} | {Fps:0.0} fps, inference {Inference:0} ms, latency {Latency:0} ms, dropped {Dropped}",
-            context.Frame.Index,
-            context.Label,
-            context.Confidence.ToString("0.00", CultureInfo.InvariantCulture),
-            context.Fps,
-            p.Timings.InferenceMs,
-            context.LatencyMs,
-            context.Dropped);
+            pass.Frame.Index,
+            result.Label,
+            result.Confidence.ToString("0.00", CultureInfo.InvariantCulture),
+            pass.Stats.Fps,
+            result.Timings.InferenceMs,
+            result.LatencyMs,
+            pass.Stats.Dropped);
     }
 }

@@ -104,7 +104,7 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
         Assert.Empty(ops.Except(ExportRoundTripTests.CudaOps));
 
         // The realtime app, unchanged, reads size and labels from the file and agrees.
-        using var classifier = new Classifier(modelPath, "cpu", 0, NullLogger.Instance);
+        using var classifier = new Classifier(modelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
         var mats = photos.Select(p => Cv2.ImRead(p)).ToArray();
         try
         {

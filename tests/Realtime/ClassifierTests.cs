@@ -8,6 +8,7 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Tests.Realtime;
 
 /// <summary>The realtime classifier on real photos with the small training run's model.</summary>
+[Trait("Category", "Slow")]
 [Collection(SmallRunGroup.Name)]
 public sealed class ClassifierTests(SmallRunFixture run)
 {
@@ -16,7 +17,7 @@ public sealed class ClassifierTests(SmallRunFixture run)
     [Fact]
     public void Classify_Batch4AndOneByOne_SameProbabilitiesAndTimings()
     {
-        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
         var images = Photos(4);
         try
         {
@@ -42,7 +43,7 @@ public sealed class ClassifierTests(SmallRunFixture run)
     [Fact]
     public void Classify_ManyCalls_ManagedAllocationsStayFlat()
     {
-        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
         var images = Photos(2);
         try
         {
@@ -66,7 +67,7 @@ public sealed class ClassifierTests(SmallRunFixture run)
     [Fact]
     public void Classify_FewerImagesThanABatchMadeBefore_RunsPaddedInThatBatch()
     {
-        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
         var images = Photos(4);
         try
         {
@@ -94,7 +95,7 @@ public sealed class ClassifierTests(SmallRunFixture run)
     [Fact]
     public void Cam_AfterClassify_IsTheModelsMapForThatImageAndClass()
     {
-        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
         var images = Photos(2);
         try
         {
@@ -131,7 +132,7 @@ public sealed class ClassifierTests(SmallRunFixture run)
     {
         var foreign = Path.Combine(AppContext.BaseDirectory, "models", "ResNet18.onnx");
 
-        var error = Assert.Throws<ModelContractException>(() => new Classifier(foreign, "cpu", 0, NullLogger.Instance));
+        var error = Assert.Throws<ModelContractException>(() => new Classifier(foreign, InferenceDevice.Cpu, 0, NullLogger.Instance));
 
         Assert.Contains("trainer export", error.Message, StringComparison.Ordinal);
     }
@@ -141,13 +142,13 @@ public sealed class ClassifierTests(SmallRunFixture run)
     {
         try
         {
-            using var cuda = new Classifier(ModelPath, "cuda", 0, NullLogger.Instance);
+            using var cuda = new Classifier(ModelPath, InferenceDevice.Cuda, 0, NullLogger.Instance);
             Assert.Equal("CUDA", cuda.Device);   // a machine where CUDA loads: the explicit request is honoured
         }
         catch (InvalidOperationException e)
         {
             Assert.Contains("--device auto|cpu", e.Message, StringComparison.Ordinal);
-            using var auto = new Classifier(ModelPath, "auto", 0, NullLogger.Instance);
+            using var auto = new Classifier(ModelPath, InferenceDevice.Auto, 0, NullLogger.Instance);
             Assert.Equal("CPU", auto.Device);
         }
     }

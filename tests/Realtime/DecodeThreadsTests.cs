@@ -3,6 +3,7 @@ using DogsVsCats.Vision.Realtime.Labelling;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
 
+[Trait("Category", "Fast")]
 public sealed class DecodeThreadsTests
 {
     [Fact]

@@ -9,7 +9,8 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Tests.Realtime;
 
 /// <summary>The realtime app on a folder of real photos and real bad files, with the small training run's model.</summary>
-[Collection(SmallRunGroup.Name)]
+[Trait("Category", "Slow")]
+[Collection(RealtimeProcessGroup.Name)]
 public sealed class FolderLabellingTests(SmallRunFixture run) : IDisposable
 {
     private const int PerClass = 10;
@@ -133,6 +134,31 @@ public sealed class FolderLabellingTests(SmallRunFixture run) : IDisposable
         Assert.Single(second.Skip(first.Length));
         Assert.StartsWith(Path.Combine(Photos, "dog", "new.jpg") + ",", second[^1], StringComparison.Ordinal);
         Assert.Contains("1 to label", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sort_CopyRerunWithOddFileNames_NothingLabelledOrCopiedTwice()
+    {
+        // Legal Linux names that CSV must quote; labels.csv has to read each back, or a rerun sorts it again ("name (2).jpg").
+        string[] names = ["new\nline.jpg", "comma, in it.jpg", "say \"cheese\".jpg", " leading space.jpg", "chat-é-猫.jpg"];
+        Directory.CreateDirectory(Photos);
+        var photos = TestData.RealPhotos("cat", names.Length);
+        for (var i = 0; i < names.Length; i++)
+        {
+            File.Copy(photos[i], Path.Combine(Photos, names[i]));
+        }
+
+        var (code, output, error) = Realtime("--sort", "copy", "--out", Out, "--min-confidence", "0");
+        Assert.True(code == 0, output + error);
+        var csv = File.ReadAllBytes(Path.Combine(Out, "labels.csv"));
+
+        (code, output, error) = Realtime("--sort", "copy", "--out", Out, "--min-confidence", "0");
+
+        Assert.True(code == 0, output + error);
+        Assert.Contains($"{names.Length} already in", output, StringComparison.Ordinal);
+        Assert.Contains("0 to label", output, StringComparison.Ordinal);
+        Assert.Equal(csv, File.ReadAllBytes(Path.Combine(Out, "labels.csv")));
+        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetFiles(Out, "*.jpg", SearchOption.AllDirectories).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -10,7 +10,8 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Tests.Realtime;
 
 /// <summary>The live frame loop on the real cat video, played as a camera, with the small training run's model.</summary>
-[Collection(SmallRunGroup.Name)]
+[Trait("Category", "Slow")]
+[Collection(RealtimeProcessGroup.Name)]
 public sealed class LiveTests(SmallRunFixture run) : IDisposable
 {
     private readonly TempDirectory temp = new();
@@ -53,6 +54,19 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         Assert.True(indices.Length >= 10, $"only {indices.Length} frames");
         Assert.Equal(Enumerable.Range(0, indices.Length).Select(i => (long)i), indices);
         Assert.Contains("0 dropped", output, StringComparison.Ordinal);
+
+        // probabilities are each frame's own; smoothed is their moving average (--smoothing 0.3), which label and confidence follow.
+        var frames = Frames();
+        var raw = frames.Select(f => f.GetProperty("probabilities").GetProperty("cat").GetDouble()).ToArray();
+        var smoothed = frames.Select(f => f.GetProperty("smoothed").GetProperty("cat").GetDouble()).ToArray();
+        Assert.Equal(raw[0], smoothed[0], 5);
+        for (var i = 1; i < frames.Count; i++)
+        {
+            Assert.Equal((0.3 * raw[i]) + (0.7 * smoothed[i - 1]), smoothed[i], 4);
+        }
+
+        Assert.True(raw.Zip(smoothed).Any(p => Math.Abs(p.First - p.Second) > 1e-3), "smoothing changed nothing: the check above proves nothing");
+        Assert.All(frames, f => Assert.Equal(Math.Max(f.GetProperty("smoothed").GetProperty("cat").GetDouble(), f.GetProperty("smoothed").GetProperty("dog").GetDouble()), f.GetProperty("confidence").GetDouble(), 5));
     }
 
     [Fact]
@@ -99,11 +113,14 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     {
         // A real screen capture of the virtual display while the window is up (ImageMagick's import), not the app's own
         // snapshot: proves a window is shown and drawn into.
-        Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/import"), "xvfb-run or ImageMagick's import is missing: run ./dogsvscats deps");
+        Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/import") && File.Exists("/usr/bin/xdotool"), "xvfb-run, ImageMagick's import or xdotool is missing: run ./dogsvscats deps");
         var shot = Path.Combine(temp.Path, "screen.png");
-        const string Script = "\"$@\" & app=$!; sleep 8; import -window root \"$SHOT\"; wait $app";
+        // Waits (polling, up to a minute) for the window, then for a screen that is not blank, then quits with q.
+        const string Script = "\"$@\" & app=$!; " + WaitForWindow +
+            "for i in $(seq 600); do import -window root \"$SHOT\"; s=$(convert \"$SHOT\" -format '%[fx:int(1000*standard_deviation)]' info:); [ \"$s\" -gt 45 ] && break; sleep 0.1; done; " +
+            "xdotool windowfocus --sync $w; xdotool key q; wait $app";
         var (code, output, error) = RealtimeProcess.Run(
-            ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "14"],
+            ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60"],
             new Dictionary<string, string> { ["SHOT"] = shot },
             wrapper: ["/usr/bin/xvfb-run", "-a", "-s", "-screen 0 1024x1024x24", "bash", "-c", Script, "screen-capture"]);
 
@@ -121,13 +138,16 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         // s after resuming; then q, which must end a run that would otherwise last 60 s.
         Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/xdotool"), "xvfb-run or xdotool is missing: run ./dogsvscats deps");
         var snapshots = Path.Combine(temp.Path, "keys");
-        const string Script = "\"$@\" & app=$!; sleep 8; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); " +
-            "xdotool windowfocus --sync $w; xdotool key s; sleep 1; xdotool key h; sleep 1; xdotool key s; sleep 1; " +
-            "xdotool key space; sleep 1; xdotool key s; sleep 1.5; xdotool key s; sleep 0.5; xdotool key space; sleep 1.5; xdotool key s; sleep 1; " +
+        // Each key's effect is waited for (polling the snapshot folder) rather than slept on; keys act at the next pass.
+        const string Script = "\"$@\" & app=$!; " + WaitForWindow + "xdotool windowfocus --sync $w; " +
+            "shots() { for i in $(seq 600); do [ $(ls \"$SNAPS\" 2>/dev/null | wc -l) -ge $1 ] && return; sleep 0.1; done; }; " +
+            "xdotool key s; shots 1; xdotool key h; xdotool key s; shots 2; " +
+            "xdotool key space; xdotool key s; shots 3; xdotool key s; shots 4; xdotool key space; xdotool key s; shots 5; " +
             "xdotool key q; wait $app";
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (code, output, error) = RealtimeProcess.Run(
             ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60", "--snapshot-dir", snapshots],
+            new Dictionary<string, string> { ["SNAPS"] = snapshots },
             wrapper: ["/usr/bin/xvfb-run", "-a", "-s", "-screen 0 1024x1024x24", "bash", "-c", Script, "keys"]);
 
         Assert.True(code == 0, output + error);
@@ -165,28 +185,23 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     [Fact]
     public void Live_PausedDraw_FreezesTheLastFrameUnderAMarker()
     {
-        using var classifier = new Classifier(ModelPath, "cpu", 0, NullLogger.Instance);
-        using var draw = new DrawComponent(classifier);
-        var classify = new ClassifyComponent(classifier);
-        var smooth = new SmoothComponent(0.3, 0.6);
-        using var context = new FrameContext(30, classifier.Labels.Count);
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
+        using var renderer = new FrameRenderer(classifier.Description.InputWidth, classifier.Description.InputHeight);
+        var classify = new FrameClassifier(classifier, 0.3, 0.6);
         using var video = new VideoCapture(Video);
         var displays = new List<Mat>();
         try
         {
             foreach (var paused in new[] { false, true, true, false })
             {
-                context.Paused = paused;
                 video.Set(VideoCaptureProperties.PosFrames, 40 * displays.Count);   // frames far enough apart to differ
-                var image = new Mat();
-                Assert.True(video.Read(image));
-                using var frame = new Frame(image, displays.Count);
-                context.Frame = frame;
-                classify.Update(context);
-                smooth.Update(context);
-                draw.Update(context);
-                Assert.Equal(paused, context.Prediction is null);   // nothing is classified while paused
-                displays.Add(context.Display.Clone());
+#pragma warning disable CA2000 // the frame owns its Mat and disposes it
+                using var frame = new Frame(new Mat(), displays.Count);
+#pragma warning restore CA2000
+                Assert.True(video.Read(frame.Image));
+                var result = paused ? null : classify.Classify(frame);   // nothing is classified while paused
+                renderer.Render(new FramePass(frame, new ViewState(paused, ShowHeatmap: false, Snapshot: false, Quit: false), default, result, renderer.Display));
+                displays.Add(renderer.Display.Clone());
             }
 
             var (running, paused1, paused2, resumed) = (displays[0], displays[1], displays[2], displays[3]);
@@ -203,6 +218,36 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         {
             displays.ForEach(d => d.Dispose());
         }
+    }
+
+    [Fact]
+    public void Live_Heatmap_IsTheMapTheResultCarries()
+    {
+        // The heat map is drawn from the frame's own result: a classifier call made after it (another frame) changes nothing.
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
+        using var renderer = new FrameRenderer(classifier.Description.InputWidth, classifier.Description.InputHeight);
+        var classify = new FrameClassifier(classifier, 1, 0.6);
+        using var video = new VideoCapture(Video);
+#pragma warning disable CA2000 // each frame owns its Mat and disposes it
+        using var first = new Frame(new Mat(), 0);
+        using var later = new Frame(new Mat(), 1);
+#pragma warning restore CA2000
+        Assert.True(video.Read(first.Image));
+        video.Set(VideoCaptureProperties.PosFrames, 120);
+        Assert.True(video.Read(later.Image));
+        var view = new ViewState(Paused: false, ShowHeatmap: true, Snapshot: false, Quit: false);
+
+        var result = classify.Classify(first);
+        renderer.Render(new FramePass(first, view, default, result, renderer.Display));
+        using var alone = renderer.Display.Clone();
+        var cam = result.Cam.Values.ToArray();
+        classify.Classify(later);
+        renderer.Render(new FramePass(first, view, default, result, renderer.Display));
+
+        Assert.Equal(cam, result.Cam.Values);
+        Assert.Equal((7, 7), (result.Cam.Height, result.Cam.Width));
+        Assert.Equal(result.Raw.TopIndex, result.Cam.ClassIndex);
+        Assert.Equal(0, MeanDifference(alone, renderer.Display));
     }
 
     [Fact]
@@ -232,10 +277,10 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         var clip = Path.Combine(temp.Path, "clip.mp4");
         WriteClip(clip, ClipFrames);
 
-        // --smoothing 1: each frame's probabilities are its own, so a repeated picture repeats them exactly.
-        var (code, output, error) = Realtime("--source", clip, "--loop", "--smoothing", "1", "--target-fps", "1000", "--duration", "6", "--no-window", "--jsonl", Jsonl);
+        // Runs until three loops are labelled, however fast this machine is now (probabilities are each frame's own, so
+        // a repeated picture repeats them exactly).
+        var output = RunUntil(() => Frames().Count >= 3 * ClipFrames, "--source", clip, "--loop", "--target-fps", "1000", "--duration", "120", "--no-window", "--jsonl", Jsonl);
 
-        Assert.True(code == 0, output + error);
         Assert.DoesNotContain("End of", output, StringComparison.Ordinal);
         var frames = Frames();
         Assert.True(frames.Count >= 3 * ClipFrames, $"{frames.Count} frames processed from a {ClipFrames}-frame clip: it did not loop");
@@ -325,11 +370,37 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         Assert.Contains("Could not open the stream 'http://127.0.0.1:9/stream.mjpg'", error, StringComparison.Ordinal);
     }
 
+    /// <summary>Bash that polls (up to a minute) until the app's window exists and sets $w to it.</summary>
+    private const string WaitForWindow = "for i in $(seq 600); do w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; ";
+
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
         RealtimeProcess.Run(["--model", ModelPath, .. args]);
 
+    /// <summary>The frames --jsonl holds so far; a line still being written (no line end yet) is left out.</summary>
     private List<JsonElement> Frames() =>
-        File.ReadAllLines(Jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        (File.Exists(Jsonl) ? File.ReadAllText(Jsonl) : "").Split('\n')[..^1].Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    /// <summary>Runs the app until <paramref name="condition"/> holds (polled, up to a minute), then kills it; returns its output.</summary>
+    private string RunUntil(Func<bool> condition, params string[] args)
+    {
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var process = System.Diagnostics.Process.Start(RealtimeProcess.StartInfo(["--model", ModelPath, .. args]))!;
+        process.OutputDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Assert.True(WaitFor(() => condition() || process.HasExited) && !process.HasExited, $"the app ended or never got there; output:\n{string.Join('\n', lines)}");
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+
+        return string.Join('\n', lines);
+    }
 
     /// <summary>Waits for something the app does (a log line, a frame), up to a minute; false when it never happens.</summary>
     private static bool WaitFor(Func<bool> condition)

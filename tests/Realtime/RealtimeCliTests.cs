@@ -1,8 +1,10 @@
 using DogsVsCats.Vision.Realtime;
-using DogsVsCats.Vision.Realtime.Cli;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
 
+/// <summary>The realtime app as a user runs it: --help and start-up failures, each a child process.</summary>
+[Trait("Category", "Slow")]
+[Collection(RealtimeProcessGroup.Name)]
 public sealed class RealtimeCliTests
 {
     [Fact]
@@ -17,26 +19,6 @@ public sealed class RealtimeCliTests
             var option = "--" + string.Concat(property.Name.Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : char.ToLowerInvariant(c).ToString()));
             Assert.Contains(option, output, StringComparison.Ordinal);
         }
-    }
-
-    [Fact]
-    public async Task Parse_TypedOptionsOnly_BecomeConfigurationOverrides()
-    {
-        IReadOnlyDictionary<string, string?>? overrides = null;
-        var root = RealtimeCli.Build((values, _) =>
-        {
-            overrides = values;
-            return Task.FromResult(0);
-        });
-
-        await root.Parse(["--model", "m.onnx", "--batch", "8", "--no-window"]).InvokeAsync();
-
-        Assert.NotNull(overrides);
-        Assert.Equal("m.onnx", overrides["Realtime:Model"]);
-        Assert.Equal("8", overrides["Realtime:Batch"]);
-        Assert.Equal("True", overrides["Realtime:NoWindow"]);
-        // Untyped options must not mask appsettings.json or DOGSVSCATS_ variables with defaults.
-        Assert.Equal(3, overrides.Count);
     }
 
     [Fact]

@@ -66,3 +66,13 @@ public static class RealtimeProcess
         return hashes;
     }
 }
+
+/// <summary>
+/// Tests that run the realtime app as a child process or open a window. They run one at a time and apart from every
+/// other test, so a timing they check is not skewed by training beside them; they share one small training run's model.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RealtimeProcessGroup : ICollectionFixture<Training.SmallRunFixture>
+{
+    public const string Name = "realtime processes";
+}

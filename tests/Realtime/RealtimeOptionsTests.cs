@@ -1,0 +1,129 @@
+using DogsVsCats.Vision.Realtime;
+using DogsVsCats.Vision.Realtime.Cli;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Labelling;
+using Microsoft.Extensions.Configuration;
+
+namespace DogsVsCats.Vision.Tests.Realtime;
+
+/// <summary>The edge of the realtime app, in process: the command line, binding (choices parsed once) and the validator.</summary>
+[Trait("Category", "Fast")]
+public sealed class RealtimeOptionsTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public async Task Parse_TypedOptionsOnly_BecomeConfigurationOverrides()
+    {
+        IReadOnlyDictionary<string, string?>? overrides = null;
+        var root = RealtimeCli.Build((values, _) =>
+        {
+            overrides = values;
+            return Task.FromResult(0);
+        });
+
+        await root.Parse(["--model", "m.onnx", "--batch", "8", "--no-window"]).InvokeAsync();
+
+        Assert.NotNull(overrides);
+        Assert.Equal("m.onnx", overrides["Realtime:Model"]);
+        Assert.Equal("8", overrides["Realtime:Batch"]);
+        Assert.Equal("True", overrides["Realtime:NoWindow"]);
+        // Untyped options must not mask appsettings.json or DOGSVSCATS_ variables with defaults.
+        Assert.Equal(3, overrides.Count);
+    }
+
+    [Theory]
+    [InlineData("cuda", "copy", InferenceDevice.Cuda, SortMode.Copy)]
+    [InlineData("CPU", " Move ", InferenceDevice.Cpu, SortMode.Move)]
+    [InlineData(null, null, InferenceDevice.Auto, SortMode.None)]
+    public void Bind_ChoiceNamesInAnyCase_BecomeEnums(string? device, string? sort, InferenceDevice expectedDevice, SortMode expectedSort)
+    {
+        var errors = new List<string>();
+
+        var options = RealtimeOptions.Bind(Configuration(("Device", device), ("Sort", sort), ("Batch", "8")), errors);
+
+        Assert.Empty(errors);
+        Assert.Equal((expectedDevice, expectedSort, 8), (options.Device, options.Sort, options.Batch));
+    }
+
+    [Fact]
+    public void Bind_UnknownChoicesAndAnUnreadableNumber_OneLineEachInsteadOfAnException()
+    {
+        var errors = new List<string>();
+
+        var options = RealtimeOptions.Bind(Configuration(("Device", "tpu"), ("Sort", "2"), ("Batch", "many"), ("Model", "m.onnx")), errors);
+
+        Assert.Equal(3, errors.Count);
+        Assert.Contains("--device 'tpu' is not one of auto, cpu, cuda.", errors);
+        Assert.Contains("--sort '2' is not one of none, copy, move.", errors);   // a number is not a name, though Enum.TryParse takes it
+        Assert.Contains(errors, e => e.Contains("'many'", StringComparison.Ordinal) && e.Contains("Batch", StringComparison.Ordinal));
+        Assert.Equal("m.onnx", options.Model);
+    }
+
+    [Fact]
+    public void Validate_GoodOptions_Succeed()
+    {
+        var options = new RealtimeOptions { Model = Model(), Source = temp.Path, Sort = SortMode.Move, Out = Path.Combine(temp.Path, "sorted") };
+
+        Assert.True(new RealtimeOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_EveryWrongValue_OneLineEachSayingWhatToChange()
+    {
+        var record = Path.Combine(temp.Path, "taken.mp4");
+        File.WriteAllText(record, "");
+        var options = new RealtimeOptions
+        {
+            Model = Path.Combine(temp.Path, "missing.onnx"),
+            Source = "0",
+            Sort = SortMode.Copy,
+            MinConfidence = 1.5,
+            Batch = 0,
+            Threads = -1,
+            Smoothing = 0,
+            TargetFps = 0,
+            Duration = -1,
+            Record = record,
+        };
+
+        var failures = new RealtimeOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Equal(
+            [
+                "--model '" + options.Model + "' does not exist. Train first ('trainer train') or export a checkpoint ('trainer export').",
+                "--sort copy needs --out DIR: the folder that receives <label>/ and uncertain/.",
+                "--sort copy works on a folder or an image; --source '0' is neither.",
+                "--min-confidence 1.5 must be between 0 and 1.",
+                "--batch 0 must be between 1 and 1024.",
+                "--threads -1 must be 0 (all cores) or more.",
+                "--smoothing 0 must be in (0, 1]: the newest frame's weight (1 = no smoothing).",
+                "--target-fps 0 must be in (0, 1000].",
+                "--duration and --snapshot-at must be 0 or more.",
+                "--record '" + record + "' already exists; choose another name (an existing file is never replaced).",
+            ],
+            failures);
+    }
+
+    [Fact]
+    public void Validate_NoModel_SaysWhereOneComesFrom()
+    {
+        var failure = Assert.Single(new RealtimeOptionsValidator().Validate(null, new RealtimeOptions { Source = temp.Path }).Failures!);
+
+        Assert.Equal("--model is required: the model.onnx that 'trainer train' or 'trainer export' wrote.", failure);
+    }
+
+    private string Model()
+    {
+        var path = Path.Combine(temp.Path, "model.onnx");
+        File.WriteAllText(path, "");
+        return path;
+    }
+
+    private static IConfiguration Configuration(params (string Key, string? Value)[] values) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Where(v => v.Value is not null).Select(v => new KeyValuePair<string, string?>($"{RealtimeOptions.Section}:{v.Key}", v.Value)))
+            .Build();
+}
