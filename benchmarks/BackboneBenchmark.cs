@@ -28,7 +28,9 @@ public static class BackboneBenchmark
         {
             var info = Backbones.Describe(name);
             manual_seed(1);
+#pragma warning disable CA2000 // the backbone and head become modules of the model, which disposes them
             using var model = new TransferModel(Backbones.Architecture(name), new ClassifierHead(info.FeatureChannels, 2));
+#pragma warning restore CA2000
             var forward = Forward(model, info, batch, seconds);
             var finetune = FinetuneStep(model, info, batch, seconds);
             var (onnx1, onnxBatch) = Onnx(model, info, batch, seconds, cores);
