@@ -71,6 +71,7 @@ public static class BackboneBenchmark
             var info = Backbones.Describe(name);
             var figures = new Dictionary<string, double>();
             manual_seed(1);
+#pragma warning disable CA2000 // the backbone and head become modules of the model, which disposes them
             using var model = new TransferModel(Backbones.Architecture(name), new ClassifierHead(info.FeatureChannels, 2));
             using var input = Input(info, photos, request, figures);
             Strategy.Freeze(model.Backbone, trainable: null);

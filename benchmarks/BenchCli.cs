@@ -13,9 +13,11 @@ public static class BenchCli
         var batches = new Option<int[]>("--batch") { Description = "Batch sizes to measure.", DefaultValueFactory = _ => [1, 32], AllowMultipleArgumentsPerToken = true };
         var seconds = new Option<double>("--seconds") { Description = "Timed seconds per model and batch size (after warm-up).", DefaultValueFactory = _ => 10 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (0 = all cores).", DefaultValueFactory = _ => 0 };
-        var export = new Command("export", "Images/s of the exported model against the original ResNet18.onnx features model, both on ONNX Runtime CPU.")
+        var int8 = new Option<string?>("--int8") { Description = "int8 model to measure beside the float one [default: <model>.int8.onnx when it exists]." };
+        var data = new Option<string?>("--data") { Description = "Dataset folder: accuracy and log loss of each model on its validation split (as 'trainer train' splits it)." };
+        var export = new Command("export", "Images/s of the exported model (and its int8 model) against the original ResNet18.onnx features model, all on ONNX Runtime CPU; with --data, validation accuracy and log loss.")
         {
-            model, batches, seconds, threads,
+            model, batches, seconds, threads, int8, data,
         };
         export.SetAction(parsed =>
         {
@@ -25,7 +27,14 @@ public static class BenchCli
                 return 2;
             }
 
-            ExportBenchmark.Run(parsed.GetValue(model)!, parsed.GetValue(batches)!, parsed.GetValue(seconds), parsed.GetValue(threads));
+            var int8Path = parsed.GetValue(int8) ?? Trainer.Export.Int8Quantizer.Int8Path(parsed.GetValue(model)!);
+            if (!File.Exists(int8Path) && parsed.GetValue(int8) is not null)
+            {
+                Console.Error.WriteLine($"error: '{int8Path}' does not exist. Write it with 'trainer export --quantize int8' or 'trainer train --int8'.");
+                return 2;
+            }
+
+            ExportBenchmark.Run(parsed.GetValue(model)!, File.Exists(int8Path) ? int8Path : null, parsed.GetValue(data), parsed.GetValue(batches)!, parsed.GetValue(seconds), parsed.GetValue(threads));
             return 0;
         });
         root.Subcommands.Add(export);

@@ -36,6 +36,12 @@ public static class ModelContract
         public const string TrainedAt = "dogsvscats.trained_at";
         public const string Producer = "dogsvscats.producer";
         public const string ProducerVersion = "dogsvscats.producer_version";
+
+        /// <summary>Optional: how the weights and activations were quantized (absent for a float model).</summary>
+        public const string Quantization = "dogsvscats.quantization";
+
+        /// <summary>Optional: how many photos the quantization ranges were measured on.</summary>
+        public const string CalibrationImages = "dogsvscats.calibration_images";
     }
 }
 
@@ -64,24 +70,46 @@ public sealed record ModelDescription(
     /// <summary>The largest input side a model may declare: far above any CNN input, small enough to allocate buffers for.</summary>
     public const int MaxInputSize = 4096;
 
-    public IReadOnlyDictionary<string, string> ToProperties() => new Dictionary<string, string>
+    /// <summary>Null for a float model; else the scheme, e.g. "int8-qdq: ..." (the graph computes the same contract).</summary>
+    public string? Quantization { get; init; }
+
+    public int? CalibrationImages { get; init; }
+
+    /// <summary>"int8" for an int8 model, "float32" otherwise (what a device line shows).</summary>
+    public string Precision => Quantization is null ? "float32" : Quantization.Split(['-', ':'], 2)[0];
+
+    public IReadOnlyDictionary<string, string> ToProperties()
     {
-        [ModelContract.Keys.ContractVersion] = ContractVersion.ToString(CultureInfo.InvariantCulture),
-        [ModelContract.Keys.Labels] = JsonSerializer.Serialize(Labels),
-        [ModelContract.Keys.InputWidth] = InputWidth.ToString(CultureInfo.InvariantCulture),
-        [ModelContract.Keys.InputHeight] = InputHeight.ToString(CultureInfo.InvariantCulture),
-        [ModelContract.Keys.ChannelOrder] = ChannelOrder,
-        [ModelContract.Keys.ResizeRule] = ResizeRule,
-        [ModelContract.Keys.Interpolation] = Interpolation,
-        [ModelContract.Keys.Backbone] = Backbone,
-        [ModelContract.Keys.Preprocessing] = Preprocessing,
-        [ModelContract.Keys.Strategy] = Strategy,
-        [ModelContract.Keys.ValidationLoss] = ValidationLoss.ToString("R", CultureInfo.InvariantCulture),
-        [ModelContract.Keys.ValidationAccuracy] = ValidationAccuracy.ToString("R", CultureInfo.InvariantCulture),
-        [ModelContract.Keys.TrainedAt] = TrainedAt.ToString("O", CultureInfo.InvariantCulture),
-        [ModelContract.Keys.Producer] = Producer,
-        [ModelContract.Keys.ProducerVersion] = ProducerVersion,
-    };
+        var properties = new Dictionary<string, string>
+        {
+            [ModelContract.Keys.ContractVersion] = ContractVersion.ToString(CultureInfo.InvariantCulture),
+            [ModelContract.Keys.Labels] = JsonSerializer.Serialize(Labels),
+            [ModelContract.Keys.InputWidth] = InputWidth.ToString(CultureInfo.InvariantCulture),
+            [ModelContract.Keys.InputHeight] = InputHeight.ToString(CultureInfo.InvariantCulture),
+            [ModelContract.Keys.ChannelOrder] = ChannelOrder,
+            [ModelContract.Keys.ResizeRule] = ResizeRule,
+            [ModelContract.Keys.Interpolation] = Interpolation,
+            [ModelContract.Keys.Backbone] = Backbone,
+            [ModelContract.Keys.Preprocessing] = Preprocessing,
+            [ModelContract.Keys.Strategy] = Strategy,
+            [ModelContract.Keys.ValidationLoss] = ValidationLoss.ToString("R", CultureInfo.InvariantCulture),
+            [ModelContract.Keys.ValidationAccuracy] = ValidationAccuracy.ToString("R", CultureInfo.InvariantCulture),
+            [ModelContract.Keys.TrainedAt] = TrainedAt.ToString("O", CultureInfo.InvariantCulture),
+            [ModelContract.Keys.Producer] = Producer,
+            [ModelContract.Keys.ProducerVersion] = ProducerVersion,
+        };
+        if (Quantization is not null)
+        {
+            properties[ModelContract.Keys.Quantization] = Quantization;
+        }
+
+        if (CalibrationImages is { } images)
+        {
+            properties[ModelContract.Keys.CalibrationImages] = images.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return properties;
+    }
 
     /// <summary>Parses and checks a model's properties; anything missing or unsupported is a <see cref="ModelContractException"/>.</summary>
     public static ModelDescription FromProperties(IReadOnlyDictionary<string, string> properties, string source)
@@ -161,6 +189,8 @@ public sealed record ModelDescription(
             ResizeRule = resize,
             Interpolation = interpolation,
             ChannelOrder = channels,
+            Quantization = properties.TryGetValue(ModelContract.Keys.Quantization, out var quantization) && !string.IsNullOrWhiteSpace(quantization) ? quantization : null,
+            CalibrationImages = properties.ContainsKey(ModelContract.Keys.CalibrationImages) ? Int(ModelContract.Keys.CalibrationImages, int.MaxValue) : null,
         };
     }
 }

@@ -42,6 +42,12 @@ public sealed class Classifier : IDisposable
         try
         {
             Description = ModelDescription.FromProperties(session.ModelMetadata.CustomMetadataMap, modelPath);
+            if (Description.Quantization is not null)
+            {
+                WarnInt8(Device, logger);
+                Device = $"{Device}, {Description.Precision}";
+            }
+
             var cam = session.OutputMetadata.TryGetValue(ModelContract.CamName, out var camMeta) ? camMeta.Dimensions : [];
             if (!session.InputMetadata.ContainsKey(ModelContract.InputName) || !session.OutputMetadata.ContainsKey(ModelContract.ProbabilitiesName) || cam.Length != 4)
             {
@@ -62,7 +68,7 @@ public sealed class Classifier : IDisposable
 
     public ModelDescription Description { get; }
 
-    /// <summary>Where the model runs: "CUDA" or "CPU".</summary>
+    /// <summary>Where the model runs: "CUDA" or "CPU", with ", int8" for an int8 model.</summary>
     public string Device { get; }
 
     public IReadOnlyList<string> Labels => Description.Labels;
@@ -156,6 +162,18 @@ public sealed class Classifier : IDisposable
         finally
         {
             environment.EnvLogLevel = level;
+        }
+    }
+
+    private static void WarnInt8(string device, ILogger logger)
+    {
+        if (device == "CUDA")
+        {
+            logger.LogWarning("This is an int8 model, made for CPUs; on CUDA the float model (model.onnx) is the faster one.");
+        }
+        else if (!CpuInt8.HasDotProduct)
+        {
+            logger.LogWarning("This CPU has no int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or Arm dot product): the int8 model may be slower here than the float model.onnx.");
         }
     }
 

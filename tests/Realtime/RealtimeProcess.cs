@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using DogsVsCats.Vision.Tests.Fixtures;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
 
@@ -72,7 +73,7 @@ public static class RealtimeProcess
 /// other test, so a timing they check is not skewed by training beside them; they share one small training run's model.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class RealtimeProcessGroup : ICollectionFixture<Training.SmallRunFixture>
+public sealed class RealtimeProcessGroup : ICollectionFixture<SmallRunFixture>
 {
     public const string Name = "realtime processes";
 }

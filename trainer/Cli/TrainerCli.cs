@@ -32,17 +32,36 @@ public static class TrainerCli
         };
         var output = new Option<string>("--out", "-o") { Description = "ONNX file to write.", DefaultValueFactory = _ => "model.onnx" };
         var force = new Option<bool>("--force") { Description = "Replace --out if it exists (otherwise an existing file is never touched)." };
+        var quantize = new Option<string?>("--quantize") { Description = "int8: also write <out>.int8.onnx beside --out, statically quantized (QDQ) for CPUs with int8 dot products; needs --calibration." };
+        quantize.AcceptOnlyFromAmong("int8");
+        var calibration = new Option<string?>("--calibration") { Description = "Photos that measure the int8 activation ranges: a dataset folder (its training split is used, as 'train' splits it) or any folder of photos." };
+        var calibrationImages = new Option<int>("--calibration-images") { Description = "At most this many calibration photos, spread over the folder.", DefaultValueFactory = _ => new QuantizationSettings().CalibrationImages };
+        var calibrationMethod = new Option<CalibrationMethod>("--calibration-method") { Description = "MinMax: full measured ranges. Percentile: clip the outer 0.01 %.", DefaultValueFactory = _ => new QuantizationSettings().Method };
         var command = new Command("export", "Export a trained checkpoint as one self-describing ONNX model (uint8 BGR in; probabilities and class activation maps out).")
         {
-            checkpoint, output, force,
+            checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod,
         };
         command.SetAction(parsed =>
         {
             try
             {
                 var path = parsed.GetValue(output)!;
+                var int8 = parsed.GetValue(quantize) is not null;
+                if (int8 && parsed.GetValue(calibration) is null)
+                {
+                    throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
+                }
+
                 var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force));
                 Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8.");
+                if (int8)
+                {
+                    var settings = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) };
+                    var photos = Int8Quantizer.LoadCalibrationPhotos(parsed.GetValue(calibration)!, metadata.InputWidth, metadata.InputHeight, settings.CalibrationImages);
+                    var quantized = Int8Quantizer.QuantizeFile(path, photos, Int8Quantizer.Int8Path(path), parsed.GetValue(force), settings);
+                    Console.WriteLine($"Exported {Int8Quantizer.Int8Path(path)}: {quantized.Quantization}; calibrated on {quantized.CalibrationImages} photos.");
+                }
+
                 return ExitOk;
             }
             catch (ExportException e)
@@ -101,10 +120,11 @@ public static class TrainerCli
         var cache = new Option<string>("--cache-dir") { Description = "Where the features strategy caches backbone features.", DefaultValueFactory = _ => TrainingSettings.DefaultCacheDirectory };
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads,
+            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8,
         };
         command.SetAction(parsed =>
         {
@@ -149,6 +169,7 @@ public static class TrainerCli
                     LimitPerClass = parsed.GetValue(limit),
                     OutputRoot = parsed.GetValue(output)!,
                     DecodeThreads = parsed.GetValue(decodeThreads),
+                    WriteInt8Model = parsed.GetValue(int8),
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitOk;

@@ -28,6 +28,9 @@ public sealed record RunRequest
     public string OutputRoot { get; init; } = "runs";
 
     public int DecodeThreads { get; init; } = -1;
+
+    /// <summary>Also write model.int8.onnx, calibrated on training photos.</summary>
+    public bool WriteInt8Model { get; init; }
 }
 
 /// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
@@ -70,6 +73,13 @@ public static class TrainingRun
             var best = outcomes[winner];
             ModelExporter.Export(best.Model, best.Info, model, overwrite: false);
             progress.Log($"Model: {model} (ONNX, {winner})");
+            if (request.WriteInt8Model)
+            {
+                var int8 = Int8Quantizer.Int8Path(model);
+                var quantized = Int8Quantizer.QuantizeFile(model, data.Train.Pixels, int8, overwrite: false, new QuantizationSettings());
+                progress.Log($"Int8 model: {int8} (calibrated on {quantized.CalibrationImages} training photos)");
+            }
+
             return (report, runDirectory);
         }
         finally
