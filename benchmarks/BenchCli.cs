@@ -24,18 +24,18 @@ public static class BenchCli
             if (!File.Exists(parsed.GetValue(model)))
             {
                 Console.Error.WriteLine($"error: '{parsed.GetValue(model)}' does not exist. Train first (trainer train) or export a checkpoint (trainer export).");
-                return 2;
+                return ExitCodes.BadInput;
             }
 
             var int8Path = parsed.GetValue(int8) ?? Trainer.Export.Int8Quantizer.Int8Path(parsed.GetValue(model)!);
             if (!File.Exists(int8Path) && parsed.GetValue(int8) is not null)
             {
                 Console.Error.WriteLine($"error: '{int8Path}' does not exist. Write it with 'trainer export --quantize int8' or 'trainer train --int8'.");
-                return 2;
+                return ExitCodes.BadInput;
             }
 
             ExportBenchmark.Run(parsed.GetValue(model)!, File.Exists(int8Path) ? int8Path : null, parsed.GetValue(data), parsed.GetValue(batches)!, parsed.GetValue(seconds), parsed.GetValue(threads));
-            return 0;
+            return ExitCodes.Ok;
         });
         root.Subcommands.Add(export);
 
@@ -53,11 +53,11 @@ public static class BenchCli
             if (!File.Exists(parsed.GetValue(model)) || !Directory.Exists(parsed.GetValue(folder)))
             {
                 Console.Error.WriteLine($"error: --model '{parsed.GetValue(model)}' and --folder '{parsed.GetValue(folder)}' must exist.");
-                return 2;
+                return ExitCodes.BadInput;
             }
 
             await LabelBenchmark.Run(parsed.GetValue(model)!, parsed.GetValue(folder)!, parsed.GetValue(batch), parsed.GetValue(video), parsed.GetValue(liveSeconds), parsed.GetValue(labelThreads));
-            return 0;
+            return ExitCodes.Ok;
         });
         root.Subcommands.Add(label);
 

@@ -49,7 +49,7 @@ public static class RealtimeApp
             }
 
             Console.Error.WriteLine("See 'realtime --help'.");
-            return 2;
+            return ExitCodes.BadInput;
         }
 
         builder.Services.AddSingleton(Options.Create(options));
@@ -77,7 +77,7 @@ public static class RealtimeApp
         catch (Exception e) when (e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            return ExitCodes.BadInput;
         }
 
         await host.WaitForShutdownAsync(cancel);

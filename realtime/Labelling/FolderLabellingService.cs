@@ -33,7 +33,7 @@ public sealed class FolderLabellingService(
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
             logger.LogError("{Message}", e.Message);
-            outcome.ExitCode = 1;
+            outcome.ExitCode = ExitCodes.Failure;
         }
         finally
         {
@@ -118,18 +118,13 @@ public sealed class FolderLabellingService(
             if (clock.Elapsed - lastProgress >= ProgressEvery || processed == todo.Count)
             {
                 lastProgress = clock.Elapsed;
-                var rate = processed / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-                var eta = TimeSpan.FromSeconds((todo.Count - processed) / Math.Max(rate, 1e-9));
-                logger.LogInformation("{Processed}/{Todo} ({Percent:0.0} %), {Rate:0.0} images/s, ETA {Eta:hh\\:mm\\:ss}", processed, todo.Count, 100.0 * processed / todo.Count, rate, eta);
+                logger.LogInformation("{Progress}", ProgressText.Line(processed, todo.Count, clock.Elapsed, "images"));
             }
         }
 
-        var seconds = clock.Elapsed.TotalSeconds;
         logger.LogInformation(
-            "Summary: {Processed} files in {Seconds:0.0} s ({Rate:0.0} images/s): {Counts}; {Skipped} skipped (already labelled). {Csv}{Sorted}",
-            processed,
-            seconds,
-            processed / Math.Max(seconds, 1e-9),
+            "Summary: {Rate}: {Counts}; {Skipped} skipped (already labelled). {Csv}{Sorted}",
+            ProgressText.Summary(processed, clock.Elapsed, "images"),
             counts.Count == 0 ? "nothing new" : string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")),
             files.Count - todo.Count,
             settings.DryRun ? "Dry run: nothing was written." : $"Results: {csvPath}.",

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Logging;
 
 namespace DogsVsCats.Vision.Realtime.Labelling;
@@ -44,15 +45,7 @@ public sealed class PhotoSorter : IDisposable
             throw new InvalidOperationException($"Label '{label}' cannot be a folder name; re-export the model with plain class names.");
         }
 
-        var folder = Path.Combine(root, label);
-        var stem = Path.GetFileNameWithoutExtension(source);
-        var extension = Path.GetExtension(source);
-        var candidate = Path.Combine(folder, stem + extension);
-        for (var n = 2; File.Exists(candidate) || planned.Contains(candidate); n++)
-        {
-            candidate = Path.Combine(folder, $"{stem} ({n}){extension}");
-        }
-
+        var candidate = FreePath.ForFile(Path.Combine(root, label, Path.GetFileName(source)), planned.Contains);
         planned.Add(candidate);
         return candidate;
     }

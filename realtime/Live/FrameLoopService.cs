@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -40,7 +41,7 @@ public sealed class FrameLoopService(
         catch (Exception e) when (e is IOException or OpenCvSharp.OpenCVException or InvalidOperationException)
         {
             logger.LogError("{Message}", e.Message);
-            outcome.ExitCode = 1;
+            outcome.ExitCode = ExitCodes.Failure;
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Logging;
 using OpenCvSharp;
 
@@ -46,11 +47,7 @@ public sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) :
         }
 
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, $"snapshot-{pass.Frame.Index:D6}.png");
-        for (var n = 2; File.Exists(path); n++)
-        {
-            path = Path.Combine(folder, $"snapshot-{pass.Frame.Index:D6} ({n}).png");
-        }
+        var path = FreePath.ForFile(Path.Combine(folder, $"snapshot-{pass.Frame.Index:D6}.png"));
 
         Cv2.ImWrite(path, pass.Display);
         logger.LogInformation("Snapshot: {Path}", path);
