@@ -78,7 +78,9 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
 
         // TorchSharp, the winner's checkpoint in eval mode.
         float[] expected;
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         using (var model = new TransferModel(Backbones.Architecture(architecture), new ClassifierHead(info.FeatureChannels, 2)))
+#pragma warning restore CA2000
         using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())
         {
@@ -89,7 +91,8 @@ public sealed class TorchvisionTrainingTests(TorchvisionReferenceFixture referen
 
         // ONNX Runtime, the exported file, uint8 BGR pixels.
         var modelPath = Path.Combine(directory, TrainingRun.ModelFile);
-        using var session = new InferenceSession(modelPath, new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(modelPath, options);
         var pixels = images.Pixels.SelectMany(p => p).ToArray();
         using var results = session.Run([NamedOnnxValue.CreateFromTensor(ModelContract.InputName, new DenseTensor<byte>(pixels.AsMemory(), new[] { 4, info.InputHeight, info.InputWidth, 3 }))]);
         var probabilities = results.Single(r => r.Name == ModelContract.ProbabilitiesName).AsEnumerable<float>().ToArray();

@@ -41,7 +41,8 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         var images = RealPhotos();
         var expected = TorchProbabilities(images);          // [16, C]
 
-        using var session = new InferenceSession(ModelPath, new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var session = new InferenceSession(ModelPath, options);
         var (probabilities, _) = Run(session, images, 0, Photos);
 
         Assert.Equal(expected.Length, probabilities.Length);
@@ -196,7 +197,9 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
 
     private TransferModel LoadWinner()
     {
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, run.Report.Dataset.Classes.Count));
+#pragma warning restore CA2000
         model.load(WinnerCheckpoint);
         model.eval();
         return model;

@@ -11,7 +11,9 @@ public static class BackboneChanges
     {
         using var scope = NewDisposeScope();
         using var reference = Backbones.Create(pretrained);
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         using var trained = new TransferModel(Backbones.Architecture(pretrained.Name), new ClassifierHead(reference.Info.FeatureChannels, classes));
+#pragma warning restore CA2000
         trained.load(checkpoint);
         var weights = reference.state_dict();
         return [.. trained.state_dict()

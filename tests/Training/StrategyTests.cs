@@ -52,7 +52,9 @@ public sealed class StrategyTests(SmallRunFixture run)
     {
         // The features head (features/best.pt) on the pretrained backbone, evaluated here independently of the run.
         var data = TrainingRun.Load(run.Request(FinetuneStrategy.StrategyName, "unused"), new QuietProgress());
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+#pragma warning restore CA2000
         model.Head.load(Path.Combine(run.RunDirectory, FeaturesStrategy.StrategyName, FeaturesStrategy.HeadCheckpoint));
         var expected = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
 
@@ -116,7 +118,9 @@ public sealed class StrategyTests(SmallRunFixture run)
 
         // best.pt (the head alone) on the cached validation vectors gives the best row's loss.
         var data = TrainingRun.Load(run.Request(FeaturesStrategy.StrategyName, "unused"), new QuietProgress());
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+#pragma warning restore CA2000
         model.Head.load(Path.Combine(folder, FeaturesStrategy.HeadCheckpoint));
         var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), 8, new QuietProgress(), "best.pt");
         Assert.Equal(best.ValidationLoss, evaluated.Loss, 4);

@@ -70,6 +70,7 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
     private static BasicConv2d Conv(int input, int output, (long, long) kernel, (long, long) padding) =>
         new(input, output, kernel, (1, 1), padding);
 
+#pragma warning disable CA2000 // each layer is registered in its branch, which owns and disposes it
     private static InceptionBlock InceptionA(int c, int poolFeatures) => new(
         new Branch([("branch1x1", Conv(c, 64, 1))]),
         new Branch([("branch5x5_1", Conv(c, 48, 1)), ("branch5x5_2", Conv(48, 64, 5, padding: 2))]),
@@ -113,6 +114,7 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
             [("branch3x3dbl_1", Conv(c, 448, 1)), ("branch3x3dbl_2", Conv(448, 384, 3, padding: 1))],
             [("branch3x3dbl_3a", Conv(384, 384, (1, 3), (0, 1))), ("branch3x3dbl_3b", Conv(384, 384, (3, 1), (1, 0)))]),
         new Branch([("avg_pool", new AveragePool3x3()), ("branch_pool", Conv(c, 192, 1))]));
+#pragma warning restore CA2000
 
     /// <summary>
     /// One path through an Inception module: modules in sequence, then optionally parallel modules whose outputs are

@@ -25,7 +25,9 @@ public sealed class FeaturesStrategy : Strategy
     public override StrategyOutcome Run(StrategyContext context, IReadOnlyDictionary<string, StrategyOutcome> dependencies)
     {
         var clock = Stopwatch.StartNew();
+#pragma warning disable CA2000 // ownership passes to the outcome Finish returns; the catch below disposes it on failure
         var model = context.NewModel();
+#pragma warning restore CA2000
         try
         {
             var (backbone, head) = (model.Backbone, model.Head);

@@ -20,7 +20,9 @@ public sealed class FinetuneStrategy : Strategy
         var featuresHead = dependencies[FeaturesStrategy.StrategyName].TrainedHead
             ?? throw new InvalidOperationException("finetune starts from the head trained by the features strategy, which saved none.");
         var clock = Stopwatch.StartNew();
+#pragma warning disable CA2000 // ownership passes to the outcome Finish returns; the catch below disposes it on failure
         var model = context.NewModel();
+#pragma warning restore CA2000
         try
         {
             var (backbone, head) = (model.Backbone, model.Head);
