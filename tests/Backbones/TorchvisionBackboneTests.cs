@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Cli;
 using DogsVsCats.Vision.Trainer.Cli;
 using DogsVsCats.Vision.Trainer.Models;
@@ -84,7 +85,7 @@ public sealed class TorchvisionBackboneTests(TorchvisionReferenceFixture referen
         var runs = Path.Combine(dir.Path, "runs");
         var file = references.Weights(TorchvisionResNet50.BackboneName, ".pth");
         var (code, output, error) = TrainerCliTests.Trainer("train", "--data", TestData.DogsVsCatsRoot, "--backbone", "inception_v3", "--weights", file, "--out", runs);
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains($"'{file}' is not a torchvision inception_v3 state_dict", error, StringComparison.Ordinal);
         Assert.Contains("It looks like a resnet50 state_dict", error, StringComparison.Ordinal);
         Assert.DoesNotContain("Decoded", output, StringComparison.Ordinal);

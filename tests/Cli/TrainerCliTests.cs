@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Cli;
 
 namespace DogsVsCats.Vision.Tests.Cli;
@@ -30,7 +31,7 @@ public sealed class TrainerCliTests
     {
         var missing = Path.Combine(Path.GetTempPath(), "dogsvscats-no-such-folder-" + Guid.NewGuid().ToString("N"));
         var (code, _, error) = Trainer("train", "--data", missing);
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("does not exist", error, StringComparison.Ordinal);
         Assert.Contains(missing, error, StringComparison.Ordinal);
     }
@@ -43,7 +44,7 @@ public sealed class TrainerCliTests
         {
             TestData.CopyClassFolders(root, 2, "cat");
             var (code, _, error) = Trainer("train", "--data", root, "--out", Path.Combine(root, "runs"));
-            Assert.Equal(TrainerCli.ExitBadInput, code);
+            Assert.Equal(ExitCodes.BadInput, code);
             Assert.Contains("at least two are needed", error, StringComparison.Ordinal);
             Assert.False(Directory.Exists(Path.Combine(root, "runs")), "no run folder for a run that could not start");
         }
@@ -62,7 +63,7 @@ public sealed class TrainerCliTests
             TestData.CopyClassFolders(root, 2, "cat", "dog");
             Directory.CreateDirectory(Path.Combine(root, "fox"));
             var (code, _, error) = Trainer("train", "--data", root, "--out", Path.Combine(root, "runs"));
-            Assert.Equal(TrainerCli.ExitBadInput, code);
+            Assert.Equal(ExitCodes.BadInput, code);
             Assert.Contains("fox", error, StringComparison.Ordinal);
         }
         finally
@@ -83,7 +84,7 @@ public sealed class TrainerCliTests
     public void Train_CudaWithoutGpu_ExitsWithWhatToDo()
     {
         var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--device", "cuda");
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("TorchBackend=cuda", error, StringComparison.Ordinal);
     }
 
@@ -91,7 +92,7 @@ public sealed class TrainerCliTests
     public void Train_TorchvisionBackboneWithoutWeights_ExitsWithWhatToDo()
     {
         var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--backbone", "inception_v3");
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--backbone inception_v3 needs --weights FILE", error, StringComparison.Ordinal);
         Assert.Contains("README", error, StringComparison.Ordinal);
     }

@@ -20,7 +20,7 @@ public sealed class TrainerExportCliTests(SmallRunFixture run)
 
         var (code, output, error) = TrainerCliTests.Trainer("export", "--checkpoint", Checkpoint, "--out", target);
 
-        Assert.True(code == TrainerCli.ExitOk, $"exit {code}: {error}");
+        Assert.True(code == ExitCodes.Ok, $"exit {code}: {error}");
         Assert.Contains($"Exported {target}", output, StringComparison.Ordinal);
         using (var session = new InferenceSession(target))
         {
@@ -31,12 +31,12 @@ public sealed class TrainerExportCliTests(SmallRunFixture run)
 
         File.WriteAllText(target, "a file the user keeps");
         (code, _, error) = TrainerCliTests.Trainer("export", "--checkpoint", Checkpoint, "--out", target);
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--force", error, StringComparison.Ordinal);
         Assert.Equal("a file the user keeps", File.ReadAllText(target));
 
         (code, _, error) = TrainerCliTests.Trainer("export", "--checkpoint", Checkpoint, "--out", target, "--force");
-        Assert.True(code == TrainerCli.ExitOk, $"exit {code}: {error}");
+        Assert.True(code == ExitCodes.Ok, $"exit {code}: {error}");
         Assert.True(new FileInfo(target).Length > 40_000_000);
         Assert.Equal([target], Directory.GetFiles(folder.Path));   // no temporary file left beside it
     }
@@ -49,7 +49,7 @@ public sealed class TrainerExportCliTests(SmallRunFixture run)
 
         var (code, _, error) = TrainerCliTests.Trainer("export", "--checkpoint", headOnly, "--out", Path.Combine(folder.Path, "model.onnx"));
 
-        Assert.Equal(TrainerCli.ExitBadInput, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("features/model.pt", error, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(folder.Path));
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Training;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -78,19 +79,16 @@ public sealed class ConsoleProgress : IProgressReporter
                 if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(10) && done < total)
                 {
                     lastPrint = clock.Elapsed;
-                    var rate = done / clock.Elapsed.TotalSeconds;
-                    var eta = TimeSpan.FromSeconds((total - done) / Math.Max(rate, 1e-9));
-                    Console.WriteLine($"  {description}: {done}/{total} ({100.0 * done / Math.Max(1, total):F0} %), {rate:F1} {unit}/s, ETA {eta:mm\\:ss}");
+                    Console.WriteLine($"  {description}: {ProgressText.Line(done, total, clock.Elapsed, unit)}");
                 }
             }
         }
 
         public void Dispose()
         {
-            var seconds = clock.Elapsed.TotalSeconds;
-            if (seconds >= 2)
+            if (clock.Elapsed.TotalSeconds >= 2)
             {
-                Console.WriteLine($"  {description}: {done}/{total} in {seconds:F1} s, {done / seconds:F1} {unit}/s");
+                Console.WriteLine($"  {description}: {ProgressText.Summary(done, clock.Elapsed, unit)}");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
@@ -11,10 +12,6 @@ namespace DogsVsCats.Vision.Trainer.Cli;
 /// <summary>The command line: <c>trainer train</c> (more verbs join as they are built).</summary>
 public static class TrainerCli
 {
-    public const int ExitOk = 0;
-    public const int ExitFailure = 1;
-    public const int ExitBadInput = 2;
-
     public static RootCommand Build()
     {
         var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
@@ -62,12 +59,12 @@ public static class TrainerCli
                     Console.WriteLine($"Exported {Int8Quantizer.Int8Path(path)}: {quantized.Quantization}; calibrated on {quantized.CalibrationImages} photos.");
                 }
 
-                return ExitOk;
+                return ExitCodes.Ok;
             }
             catch (ExportException e)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
-                return ExitBadInput;
+                return ExitCodes.BadInput;
             }
         });
         return command;
@@ -172,12 +169,12 @@ public static class TrainerCli
                     WriteInt8Model = parsed.GetValue(int8),
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
-                return ExitOk;
+                return ExitCodes.Ok;
             }
             catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException or BackboneWeightsException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
-                return ExitBadInput;
+                return ExitCodes.BadInput;
             }
         });
         return command;

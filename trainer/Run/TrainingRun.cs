@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
@@ -45,7 +46,8 @@ public static class TrainingRun
         var plan = StrategyRegistry.Plan(request.Strategy);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
-        var runDirectory = NewRunDirectory(request.OutputRoot, started);
+        // runs/yyyyMMdd-HHmmss, or "... (2)" when that exists: an earlier run is never overwritten.
+        var runDirectory = FreePath.CreateDirectory(Path.Combine(request.OutputRoot, started.ToString("yyyyMMdd-HHmmss")));
         progress.Log($"Run folder: {runDirectory}");
 
         var context = new StrategyContext(data.Train, data.Validation, data.Split.Classes, request.Backbone, settings, runDirectory, progress);
@@ -136,20 +138,6 @@ public static class TrainingRun
 
     private static string Describe(BackboneSpec spec) =>
         spec.WeightsPath is null ? spec.Name : $"{spec.Name} (weights {Path.GetFullPath(spec.WeightsPath)})";
-
-    /// <summary>runs/yyyyMMdd-HHmmss, with -2, -3... if that exists: an earlier run is never overwritten.</summary>
-    public static string NewRunDirectory(string root, DateTimeOffset started)
-    {
-        var stem = Path.Combine(root, started.ToString("yyyyMMdd-HHmmss"));
-        var path = stem;
-        for (var i = 2; Directory.Exists(path); i++)
-        {
-            path = $"{stem}-{i}";
-        }
-
-        Directory.CreateDirectory(path);
-        return path;
-    }
 
     /// <summary>Turns "files done so far", reported from many decoding threads, into progress steps.</summary>
     private sealed class TaskProgress(IProgressTask task) : IProgress<int>
