@@ -7,18 +7,30 @@ namespace DogsVsCats.Vision.Tests.Fixtures;
 
 /// <summary>
 /// Runs <c>trainer train --strategy all</c> once, for seconds, on 24 + 24 real photos (8 + 8 for validation),
-/// and shares the run with the tests that read it.
+/// and shares the run with the tests that read it. The run is made once per test process and shared by every
+/// collection that uses the fixture (the parallel training tests and the serial child-process tests alike), so it is
+/// never trained twice; its folder goes when the test process ends.
 /// </summary>
-public sealed class SmallRunFixture : IDisposable
+public sealed class SmallRunFixture
 {
     public const int LimitPerClass = 24;
     public const double ValidationFraction = 0.25;
     public const int BatchSize = 8;
     public const int Epochs = 3;
 
+    private static readonly Lazy<SmallRunFixture> Shared = new(() => new SmallRunFixture(TestData.NewTempDirectory()), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>What xunit creates for each collection: a view of the one shared run.</summary>
     public SmallRunFixture()
     {
-        Directory = TestData.NewTempDirectory();
+        var run = Shared.Value;
+        (Directory, Report, RunDirectory, Log) = (run.Directory, run.Report, run.RunDirectory, run.Log);
+    }
+
+    private SmallRunFixture(string directory)
+    {
+        Directory = directory;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => System.IO.Directory.Delete(directory, recursive: true);
         var settings = new TrainingSettings
         {
             BatchSize = BatchSize,
@@ -51,8 +63,6 @@ public sealed class SmallRunFixture : IDisposable
         ValidationFraction = ValidationFraction,
         OutputRoot = Path.Combine(Directory, outputFolder),
     };
-
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }
 
 [CollectionDefinition(Name)]
