@@ -47,7 +47,7 @@ public sealed class ExportErrorTests(SmallRunFixture run) : IDisposable
         var copy = Path.Combine(folder, "best.pt");
         File.Copy(Checkpoint, copy);
         var info = CheckpointInfo.Load(Checkpoint);
-        (info with { Labels = ["cat", "dog", "fox"] }).Save(copy);
+        CheckpointInfo.Save(info with { Labels = ["cat", "dog", "fox"] }, copy);
 
         var error = Assert.Throws<ExportException>(() => ModelExporter.ExportCheckpoint(copy, Path.Combine(folder, "model.onnx"), overwrite: false));
 

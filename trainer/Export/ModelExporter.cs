@@ -32,21 +32,8 @@ public static class ModelExporter
             throw new ExportException($"Checkpoint '{checkpoint}' does not match a {info.Backbone} network with {info.Labels.Count} classes ({string.Join(", ", info.Labels)}): {e.Message}", e);
         }
 
-        return Export(model, info, output, overwrite);
-    }
-
-    /// <summary>
-    /// Exports a trained model with what its checkpoint's description says (backbone, labels, strategy, scores):
-    /// the model in memory at the end of a run gives the same file as its checkpoint loaded back.
-    /// </summary>
-    public static ModelDescription Export(TransferModel model, CheckpointInfo info, string output, bool overwrite)
-    {
-        var backbone = Backbones.Describe(info.Backbone);
-        var metadata = new ModelDescription(
-            info.Labels, backbone.InputWidth, backbone.InputHeight, info.Backbone, backbone.Preprocessing, info.Strategy, info.ValidationLoss, info.ValidationAccuracy, info.TrainedAt,
-            Producer, ProducerVersion);
-        Export(model, metadata, output, overwrite);
-        return metadata;
+        Export(model, info, output, overwrite);
+        return info;
     }
 
     /// <summary>

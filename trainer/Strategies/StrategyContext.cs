@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
@@ -43,8 +44,8 @@ public sealed record StrategyContext(
     {
         var (trainable, frozen) = Fitter.CountParameters(model);
         var metrics = ClassificationMetrics.Compute(fit.Best.Truth, fit.Best.Predicted, Classes);
-        var info = new CheckpointInfo(Backbone.Name, Classes, strategy.Name, fit.Best.Loss, fit.Best.Accuracy, DateTimeOffset.Now);
-        info.Save(fit.Checkpoint);
+        var info = CheckpointInfo.Describe(model.Backbone.Info, Classes, strategy.Name, fit.Best.Loss, fit.Best.Accuracy);
+        CheckpointInfo.Save(info, fit.Checkpoint);
         Progress.Log($"{strategy.Name}: best epoch {fit.BestEpoch}, validation loss {fit.Best.Loss:F4}, accuracy {fit.Best.Accuracy:P2}; {trainable:N0} trainable / {frozen:N0} frozen parameters; {seconds:F1} s.");
         var result = new StrategyResult(strategy.Name, fit.BestEpoch, fit.Best.Loss, fit.Best.Accuracy, metrics, fit.Epochs, phases, trainable, frozen, seconds, fit.Checkpoint, notes);
         return new StrategyOutcome(result, model, info, trainedHead);
@@ -56,13 +57,14 @@ public sealed record StrategyContext(
 /// exports) with the description written beside its checkpoint, and, for <c>features</c>, the head checkpoint a
 /// dependent strategy starts from.
 /// </summary>
-public sealed class StrategyOutcome(StrategyResult result, TransferModel model, CheckpointInfo info, string? trainedHead) : IDisposable
+public sealed class StrategyOutcome(StrategyResult result, TransferModel model, ModelDescription info, string? trainedHead) : IDisposable
 {
     public StrategyResult Result { get; } = result;
 
     public TransferModel Model { get; } = model;
 
-    public CheckpointInfo Info { get; } = info;
+    /// <summary>What the model's export carries, as written beside its checkpoint.</summary>
+    public ModelDescription Info { get; } = info;
 
     /// <summary>A checkpoint of the head alone (features/best.pt), or null.</summary>
     public string? TrainedHead { get; } = trainedHead;
