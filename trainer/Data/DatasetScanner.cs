@@ -39,7 +39,7 @@ public static class DatasetScanner
         }
 
         var trainDir = Path.Combine(fullRoot, "train");
-        var valDirs = new[] { "val", "validation" }.Select(n => Path.Combine(fullRoot, n)).Where(Directory.Exists).ToList();
+        var valDirs = ValidationFolderNames.Select(n => Path.Combine(fullRoot, n)).Where(Directory.Exists).ToList();
         if (Directory.Exists(trainDir) && valDirs.Count > 1)
         {
             throw new DatasetException(
@@ -132,6 +132,9 @@ public static class DatasetScanner
     }
 
     // Hidden folders (.git, .ipynb_checkpoints) and macOS zip debris are never classes.
+    /// <summary>Folder names, beside train/, of an explicit validation split.</summary>
+    private static readonly string[] ValidationFolderNames = ["val", "validation"];
+
     private static bool IsIgnoredFolder(string name) => name.StartsWith('.') || name == "__MACOSX";
 
     private static bool IsUnderIgnoredFolder(string classDir, string path)
@@ -140,7 +143,7 @@ public static class DatasetScanner
         return relative != "." && relative.Split(Path.DirectorySeparatorChar).Any(IsIgnoredFolder);
     }
 
-    private static void RequireTwoClasses(string dir, IReadOnlyList<string> classes, string what)
+    private static void RequireTwoClasses(string dir, List<string> classes, string what)
     {
         if (classes.Count < 2)
         {
