@@ -111,6 +111,7 @@ public abstract class FrozenPart : IDisposable
             var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
             options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             session = new InferenceSession(model.ToByteArray(), options);
         }
 
