@@ -144,18 +144,7 @@ public static class Int8Quantizer
         }
 
         quantized.DocString = $"{model.DocString} Quantized to int8 (QDQ), calibrated on {used.Count} photos.";
-        try
-        {
-            AtomicFile.Write(full, temp =>
-            {
-                using var stream = File.Create(temp);
-                quantized.WriteTo(stream);
-            }, overwrite);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ExportException($"Cannot write '{full}': {e.Message}", e);
-        }
+        ModelExporter.Write(quantized, full, overwrite);
 
         return metadata;
     }

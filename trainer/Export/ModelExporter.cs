@@ -84,17 +84,23 @@ public static class ModelExporter
             proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         }
 
+        Write(proto, full, overwrite);
+    }
+
+    /// <summary>Writes <paramref name="model"/> through a temporary file and a rename, so no half file is ever left.</summary>
+    public static void Write(ModelProto model, string path, bool overwrite)
+    {
         try
         {
-            AtomicFile.Write(full, temp =>
+            AtomicFile.Write(path, temp =>
             {
                 using var stream = File.Create(temp);
-                proto.WriteTo(stream);
+                model.WriteTo(stream);
             }, overwrite);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ExportException($"Cannot write '{full}': {e.Message}", e);
+            throw new ExportException($"Cannot write '{path}': {e.Message}", e);
         }
     }
 
