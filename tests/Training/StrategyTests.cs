@@ -45,6 +45,10 @@ public sealed class StrategyTests(SmallRunFixture run)
         // Whole blocks: every convolution of every layer4 block moved (3 in the first block with its shortcut, 2 in each other).
         var layer4Convolutions = changed.Where(n => n.EndsWith(".weight", StringComparison.Ordinal) && (n.Contains(".conv", StringComparison.Ordinal) || n.Contains("downsample.0", StringComparison.Ordinal))).ToList();
         Assert.Equal(7, layer4Convolutions.Count);
+        // BatchNorm keeps its ImageNet statistics (re-estimated on small augmented batches they undid the loaded head);
+        // the scale and shift of layer4's still train.
+        Assert.DoesNotContain(changed, n => n.EndsWith(".running_mean", StringComparison.Ordinal) || n.EndsWith(".running_var", StringComparison.Ordinal));
+        Assert.Contains(changed, n => n.Contains(".bn", StringComparison.Ordinal) && n.EndsWith(".bias", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Training;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
@@ -49,7 +50,7 @@ public sealed class FinetuneStrategy : Strategy
             notes.Add(loaded);
 
             Freeze(backbone, trainable: backbone.LastStage);
-            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); frozen BatchNorm kept in eval mode; the layers below run by {stem.Engine}.");
+            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); every BatchNorm keeps its ImageNet statistics (those of {backbone.Info.LastStageName} train their scale and shift only); the layers below run by {stem.Engine}.");
             var fit = Fitter.Fit(
                 new FitRequest
                 {
@@ -61,6 +62,12 @@ public sealed class FinetuneStrategy : Strategy
                         model.train();
                         backbone.eval();
                         backbone.LastStage.train();
+                        // The last stage's BatchNorm keeps its ImageNet statistics (its scale and shift still train):
+                        // re-estimated on augmented batches of 16 they shifted the features under the loaded head.
+                        foreach (var norm in backbone.LastStage.modules().OfType<BatchNorm2d>())
+                        {
+                            norm.eval();
+                        }
                     },
                     Parameters = [.. model.parameters().Where(p => p.requires_grad)],
                     Train = context.Images(context.Train),
