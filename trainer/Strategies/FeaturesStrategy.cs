@@ -34,8 +34,24 @@ public sealed class FeaturesStrategy : Strategy
             Freeze(backbone, trainable: null);
             var notes = new List<string>();
             var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(context.Backbone));
-            var (train, trainPhase) = Features(context, backbone, weights, context.Train, "train", notes);
-            var (validation, validationPhase) = Features(context, backbone, weights, context.Validation, "validation", notes);
+            // One frozen backbone (an ONNX Runtime session) for both splits, built only when a split misses the cache.
+            backbone.eval();
+            var frozen = new Lazy<FrozenPart>(() => context.Frozen(backbone, FrozenScope.PooledBackbone));
+            CachedFeatures train, validation;
+            PhaseTiming trainPhase, validationPhase;
+            try
+            {
+                (train, trainPhase) = Features(context, backbone.Info, frozen, weights, context.Train, "train", notes);
+                (validation, validationPhase) = Features(context, backbone.Info, frozen, weights, context.Validation, "validation", notes);
+            }
+            finally
+            {
+                if (frozen.IsValueCreated)
+                {
+                    frozen.Value.Dispose();
+                }
+            }
+
             using (train.Features)
             using (validation.Features)
             {
@@ -72,11 +88,11 @@ public sealed class FeaturesStrategy : Strategy
 
     private sealed record CachedFeatures(Tensor Features, FeatureBatchSource Source);
 
-    private static (CachedFeatures Cached, PhaseTiming Phase) Features(StrategyContext context, Backbone backbone, string weightsDigest, ImageSet images, string split, List<string> notes)
+    private static (CachedFeatures Cached, PhaseTiming Phase) Features(StrategyContext context, BackboneInfo info, Lazy<FrozenPart> frozenBackbone, string weightsDigest, ImageSet images, string split, List<string> notes)
     {
         var settings = context.Settings;
         var clock = Stopwatch.StartNew();
-        var key = FeatureCache.Key(backbone.Info, weightsDigest, images, context.Classes);
+        var key = FeatureCache.Key(info, weightsDigest, images, context.Classes);
         var path = FeatureCache.PathFor(settings.CacheDirectory, key);
         if (FeatureCache.TryLoad(path, out var vectors, out var dimension, out var labels) && labels.Length == images.Count)
         {
@@ -86,10 +102,9 @@ public sealed class FeaturesStrategy : Strategy
             return (new CachedFeatures(cached, new FeatureBatchSource(cached, labels)), new PhaseTiming($"read cached {split} features", clock.Elapsed.TotalSeconds, labels.Length));
         }
 
-        dimension = backbone.Info.FeatureChannels;
+        dimension = info.FeatureChannels;
         vectors = new float[images.Count * dimension];
-        backbone.eval();
-        using (var frozen = context.Frozen(backbone, FrozenScope.PooledBackbone))
+        var frozen = frozenBackbone.Value;
         using (var task = context.Progress.Start($"features: extract {split} ({frozen.Engine})", images.Count, "img"))
         {
             var order = Enumerable.Range(0, images.Count).ToArray();
