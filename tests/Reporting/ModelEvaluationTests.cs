@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text.Json;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenCvSharp;
+
+namespace DogsVsCats.Vision.Tests.Reporting;
+
+/// <summary>The evaluation of the shipped model.onnx that the small training run wrote after exporting it.</summary>
+[Trait("Category", "Slow")]
+[Collection(SmallRunGroup.Name)]
+public sealed class ModelEvaluationTests(SmallRunFixture run)
+{
+    [Theory]
+    [InlineData("mistakes.csv", true)]
+    [InlineData("train_high_loss.csv", false)]
+    public void LossCsv_SmallRun_HighestLossFirstAndLossIsTheModelsOwn(string file, bool validation)
+    {
+        var lines = File.ReadAllLines(Path.Combine(run.RunDirectory, file));
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+
+        Assert.Equal(LossGallery.CsvHeader, lines[0]);
+        // Every photo of the split is listed: there are fewer than the cap.
+        Assert.Equal(validation ? run.Report.Dataset.ValidationImages : run.Report.Dataset.TrainImages, rows.Count);
+        var losses = rows.Select(r => double.Parse(r[4], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(losses.Zip(losses.Skip(1)).All(pair => pair.First >= pair.Second), "losses are not highest first: " + string.Join(", ", losses));
+
+        // The first row, recomputed by the realtime app's classifier on the same file.
+        var first = rows[0];
+        using var classifier = new Classifier(Path.Combine(run.RunDirectory, TrainingRun.ModelFile), InferenceDevice.Cpu, 0, NullLogger.Instance);
+        Assert.True(ImageFile.TryRead(first[0], out var bgr, out var error), error);
+        using (bgr)
+        {
+            var prediction = classifier.Classify([bgr])[0];
+            var truth = classifier.Labels.ToList().IndexOf(first[1]);
+            Assert.Equal(classifier.Labels[prediction.TopIndex], first[2]);
+            Assert.Equal(prediction.Confidence, double.Parse(first[3], CultureInfo.InvariantCulture), 5);
+            Assert.Equal(-Math.Log(prediction.Probabilities[truth]), losses[0], 4);
+        }
+    }
+
+    [Theory]
+    [InlineData("mistakes.png")]
+    [InlineData("train_high_loss.png")]
+    [InlineData("reliability.png")]
+    public void Images_SmallRun_DecodeWithContent(string file)
+    {
+        using var image = Cv2.ImRead(Path.Combine(run.RunDirectory, file), ImreadModes.Color);
+
+        Assert.False(image.Empty());
+        Assert.InRange(image.Width, 800, 2400);
+        Assert.InRange(image.Height, 400, 2400);
+        Cv2.MeanStdDev(image, out _, out var stdDev);
+        Assert.True(stdDev.Val0 > 10, $"std-dev {stdDev.Val0}: the image looks blank");
+    }
+
+    [Fact]
+    public void Report_SmallRun_NllOfTheFileIsTheWinnersValidationLossAndSectionsAreWritten()
+    {
+        var report = JsonSerializer.Deserialize<RunReport>(File.ReadAllText(Path.Combine(run.RunDirectory, ReportWriter.JsonFile)), ReportWriter.JsonOptions)!;
+        var evaluation = report.Evaluation;
+        var winner = run.Strategy(run.Report.Winner);
+
+        Assert.NotNull(evaluation);
+        // ONNX Runtime on the exported file against TorchSharp on the trained model: the same photos, the same loss.
+        Assert.Equal(winner.ValidationLoss, evaluation.Calibrated.LogLoss, 3);
+        Assert.Equal(winner.ValidationAccuracy, evaluation.Calibrated.Accuracy, 6);
+        Assert.Null(evaluation.Untempered);
+        Assert.Equal(evaluation.Calibrated.Images, evaluation.Calibrated.Bins.Sum(b => b.Count));
+        Assert.Equal(Math.Min(LossGallery.GalleryPhotos, report.Dataset.ValidationImages), evaluation.ValidationMistakes.Top.Count);
+        var md = File.ReadAllText(Path.Combine(run.RunDirectory, ReportWriter.MarkdownFile));
+        Assert.Contains("## Calibration", md, StringComparison.Ordinal);
+        Assert.Contains("(reliability.png)", md, StringComparison.Ordinal);
+        Assert.Contains("(mistakes.png)", md, StringComparison.Ordinal);
+        Assert.Contains("(train_high_loss.csv)", md, StringComparison.Ordinal);
+        Assert.Contains("possible label errors", md, StringComparison.Ordinal);
+        Assert.Contains(run.Log, line => line.StartsWith("Scored", StringComparison.Ordinal) && line.Contains("training photos in", StringComparison.Ordinal));
+    }
+}
