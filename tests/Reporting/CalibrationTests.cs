@@ -49,12 +49,12 @@ public sealed class CalibrationTests
     [Fact]
     public void Measure_MinConfidence_CountsThoseBelowAndScoresThoseAtOrAbove()
     {
-        // 4 below 0.6 (all wrong), 6 at 0.6 (all right, the app labels them), 10 at 0.95 with 9 right.
-        var (low, lowTruth) = Group(4, 0.55f, right: 0);
-        var (edge, edgeTruth) = Group(6, 0.6f, right: 6);
+        // 4 below 0.75 (all wrong), 6 at exactly 0.75 (all right, the app labels them), 10 at 0.95 with 9 right.
+        var (low, lowTruth) = Group(4, 0.7f, right: 0);
+        var (edge, edgeTruth) = Group(6, 0.75f, right: 6);
         var (high, highTruth) = Group(10, 0.95f, right: 9);
 
-        var figures = Calibration.Measure([.. low, .. edge, .. high], [.. lowTruth, .. edgeTruth, .. highTruth], minConfidence: 0.6);
+        var figures = Calibration.Measure([.. low, .. edge, .. high], [.. lowTruth, .. edgeTruth, .. highTruth], minConfidence: 0.75);
 
         Assert.Equal(4.0 / 20, figures.FractionBelowMinConfidence, 12);
         Assert.Equal(15.0 / 16, figures.AccuracyAboveMinConfidence, 12);
