@@ -44,6 +44,29 @@ public sealed class ModelEvaluationTests(SmallRunFixture run)
     }
 
     [Theory]
+    [InlineData("mistakes")]
+    [InlineData("train_high_loss")]
+    public void Gallery_SmallRun_FirstTileIsTheHighestLossPhotoAsTheModelSawIt(string name)
+    {
+        var first = File.ReadLines(Path.Combine(run.RunDirectory, name + ".csv")).Skip(1).First().Split(',');
+        using var gallery = Cv2.ImRead(Path.Combine(run.RunDirectory, name + ".png"), ImreadModes.Color);
+        Assert.True(ImageFile.TryRead(first[0], out var bgr, out var error), error);
+        using (bgr)
+        {
+            using var model = new ModelScorer(Path.Combine(run.RunDirectory, TrainingRun.ModelFile), batchSize: 1);
+            var (w, h) = (model.Description.InputWidth, model.Description.InputHeight);
+            using var expected = ImagePreprocessing.Resize(bgr, w, h);
+            var (x, y) = LossGallery.TileOrigin(0, w, h);
+            using var tile = new Mat(gallery, new Rect(x, y, w, h));
+            using var overlay = new Mat(gallery, new Rect(x + w + LossGallery.Gap, y, w, h));
+
+            // PNG is lossless: the tile is the photo's model input, pixel for pixel; the overlay beside it is not.
+            Assert.Equal(0, Cv2.Norm(tile, expected, NormTypes.INF));
+            Assert.True(Cv2.Norm(overlay, expected, NormTypes.L1) / (w * h * 3) > 10, "the CAM overlay looks like the plain photo");
+        }
+    }
+
+    [Theory]
     [InlineData("mistakes.png")]
     [InlineData("train_high_loss.png")]
     [InlineData("reliability.png")]

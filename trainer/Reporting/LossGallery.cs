@@ -24,10 +24,12 @@ public static class LossGallery
     /// <summary>Rows of a CSV: every wrong photo, then the highest-loss right ones until this many.</summary>
     public const int CsvRows = 64;
 
+    /// <summary>Pixels between tiles, and between a photo and its CAM overlay.</summary>
+    public const int Gap = 8;
+
     private const int Columns = 4;
     private const int CaptionHeight = 66;
     private const int TitleHeight = 40;
-    private const int Gap = 8;
     private static readonly Scalar Background = new(32, 32, 32);
     private static readonly Scalar White = Scalar.All(255);
     private static readonly Scalar Red = new(60, 60, 230);
@@ -70,18 +72,15 @@ public static class LossGallery
     {
         var (w, h) = (model.Description.InputWidth, model.Description.InputHeight);
         var labels = model.Description.Labels;
-        var tileWidth = (2 * w) + Gap;
-        var tileHeight = h + CaptionHeight;
         var rows = Math.Max(1, (photos.Count + Columns - 1) / Columns);
         var columns = Math.Clamp(photos.Count, 1, Columns);
-        using var canvas = new Mat(TitleHeight + (rows * (tileHeight + Gap)), Gap + (columns * (tileWidth + Gap)), MatType.CV_8UC3, Background);
+        using var canvas = new Mat(TitleHeight + (rows * (h + CaptionHeight + Gap)), Gap + (columns * ((2 * w) + (2 * Gap))), MatType.CV_8UC3, Background);
         Cv2.PutText(canvas, title, new Point(Gap, 28), HersheyFonts.HersheySimplex, 0.7, White, 2, LineTypes.AntiAlias);
         using var overlay = new CamOverlay();
         for (var i = 0; i < photos.Count; i++)
         {
             var photo = photos[i];
-            var x = Gap + (i % Columns * (tileWidth + Gap));
-            var y = TitleHeight + (i / Columns * (tileHeight + Gap));
+            var (x, y) = TileOrigin(i, w, h);
             using (var plain = new Mat(canvas, new Rect(x, y, w, h)))
             using (var heat = new Mat(canvas, new Rect(x + w + Gap, y, w, h)))
             {
@@ -107,6 +106,13 @@ public static class LossGallery
         Cv2.ImEncode(".png", canvas, out var png);
         AtomicFile.WriteAllBytes(pngPath, png);
     }
+
+    /// <summary>
+    /// Top left corner of tile <paramref name="index"/> for photos of <paramref name="width"/> x <paramref name="height"/>:
+    /// the photo as the model saw it is there, its CAM overlay <paramref name="width"/> + a gap to the right.
+    /// </summary>
+    public static (int X, int Y) TileOrigin(int index, int width, int height) =>
+        (Gap + (index % Columns * ((2 * width) + (2 * Gap))), TitleHeight + (index / Columns * (height + CaptionHeight + Gap)));
 
     private static void Caption(Mat canvas, string text, int x, int y, Scalar colour) =>
         Cv2.PutText(canvas, text, new Point(x, y), HersheyFonts.HersheySimplex, 0.5, colour, 1, LineTypes.AntiAlias);
