@@ -5,6 +5,9 @@ using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Training;
+using Google.Protobuf;
+using Onnx;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
@@ -102,5 +105,32 @@ public sealed class ModelEvaluationTests(SmallRunFixture run)
         Assert.Contains("(train_high_loss.csv)", md, StringComparison.Ordinal);
         Assert.Contains("possible label errors", md, StringComparison.Ordinal);
         Assert.Contains(run.Log, line => line.StartsWith("Scored", StringComparison.Ordinal) && line.Contains("training photos in", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Evaluate_FileWithTemperature_ReportsTheModelBeforeAndAfterIt()
+    {
+        // The small run's file, said to divide its logits by 2: its probabilities p are then softmax(z / 2), and the model
+        // before the temperature is softmax(2 log p), sharper, with the same top class.
+        var directory = Path.Combine(run.Directory, "tempered-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(run.RunDirectory, TrainingRun.ModelFile)));
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ModelScorer.TemperatureKey, Value = "2" });
+        var path = Path.Combine(directory, TrainingRun.ModelFile);
+        File.WriteAllBytes(path, model.ToByteArray());
+        var data = TrainingRun.Load(run.Request("features", "tempered"), new QuietProgress());
+
+        var evaluation = ModelEvaluator.Evaluate(path, data.Validation, data.Train, directory, _ => { });
+
+        Assert.Equal(2, evaluation.Temperature);
+        var before = Assert.IsType<CalibrationFigures>(evaluation.Untempered);
+        Assert.Equal(evaluation.Calibrated.Accuracy, before.Accuracy);
+        static double MeanConfidence(CalibrationFigures f) => f.Bins.Sum(b => b.Count * b.MeanConfidence) / f.Images;
+        Assert.True(MeanConfidence(before) > MeanConfidence(evaluation.Calibrated), $"{MeanConfidence(before)} <= {MeanConfidence(evaluation.Calibrated)}");
+        Assert.True(File.Exists(Path.Combine(directory, ModelEvaluator.ReliabilityFile)));
+        ReportWriter.Write(directory, run.Report with { Evaluation = evaluation });
+        var md = File.ReadAllText(Path.Combine(directory, ReportWriter.MarkdownFile));
+        Assert.Contains("| Measure | Before temperature | After (the file) |", md, StringComparison.Ordinal);
+        Assert.Contains("divided by the temperature 2 ", md, StringComparison.Ordinal);
     }
 }
