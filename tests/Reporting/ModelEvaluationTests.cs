@@ -7,8 +7,8 @@ using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Training;
 using Google.Protobuf;
-using Onnx;
 using Microsoft.Extensions.Logging.Abstractions;
+using Onnx;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Reporting;
