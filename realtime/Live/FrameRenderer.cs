@@ -14,10 +14,7 @@ public sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
 
     private static readonly Scalar White = Scalar.All(255);
     private static readonly Scalar Green = new(80, 200, 80);
-    private readonly Mat cam = new();
-    private readonly Mat cam8 = new();
-    private readonly Mat heat = new();
-    private readonly Mat heatColor = new();
+    private readonly CamOverlay overlay = new();
     private bool frozen;
 
     /// <summary>The annotated image every output shows (one Mat for the whole run).</summary>
@@ -63,10 +60,8 @@ public sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
 
     public void Dispose()
     {
-        foreach (var mat in new[] { Display, cam, cam8, heat, heatColor })
-        {
-            mat.Dispose();
-        }
+        Display.Dispose();
+        overlay.Dispose();
     }
 
     private static void DrawPaused(Mat display)
@@ -80,16 +75,7 @@ public sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
 
     private void DrawHeatmap(Mat display, Rect region, ClassMap map)
     {
-        if (cam.Rows != map.Height || cam.Cols != map.Width)
-        {
-            cam.Create(map.Height, map.Width, MatType.CV_32FC1);
-        }
-
-        cam.SetArray(map.Values);
-        Cv2.Normalize(cam, cam8, 0, 255, NormTypes.MinMax, (int)MatType.CV_8UC1);
-        Cv2.Resize(cam8, heat, region.Size, 0, 0, InterpolationFlags.Cubic);
-        Cv2.ApplyColorMap(heat, heatColor, ColormapTypes.Jet);
         using var view = new Mat(display, region);   // a view into the display, blended in place
-        Cv2.AddWeighted(view, 0.55, heatColor, 0.45, 0, view);
+        overlay.Draw(view, map.Values, map.Height, map.Width);
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DogsVsCats.Vision.Shared;
 using ScottPlot;
 
@@ -92,6 +93,61 @@ public static class Plots
         var size = Math.Clamp(180 + (110 * n), 420, 1400);
         AtomicFile.WriteAllBytes(pngPath, plot.GetImageBytes(size, size, ImageFormat.Png));
     }
+
+    /// <summary>
+    /// Reliability diagram: per confidence bin, the accuracy (bar) against the mean confidence (marker) and the diagonal a
+    /// calibrated model follows, with each bin's photo count above its bar. With a temperature, the model before it
+    /// (<paramref name="untempered"/>) is drawn beside the file's bars.
+    /// </summary>
+    public static void Reliability(string pngPath, CalibrationFigures calibrated, CalibrationFigures? untempered, double? temperature)
+    {
+        ArgumentNullException.ThrowIfNull(calibrated);
+        using var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var binWidth = 1.0 / calibrated.Bins.Count;
+        var diagonal = plot.Add.Line(0, 0, 1, 1);
+        diagonal.LinePattern = LinePattern.Dashed;
+        diagonal.Color = Colors.Gray;
+        diagonal.LegendText = "calibrated (accuracy = confidence)";
+        if (untempered is not null)
+        {
+            Series(untempered, palette.GetColor(1), -binWidth / 4, binWidth / 2, $"before temperature: ECE {Invariant(untempered.ExpectedCalibrationError)}, NLL {Invariant(untempered.LogLoss)}");
+        }
+
+        var label = temperature is { } t ? $"after temperature {t.ToString("G4", CultureInfo.InvariantCulture)}" : "model file (no temperature)";
+        Series(calibrated, palette.GetColor(0), untempered is null ? 0 : binWidth / 4, untempered is null ? binWidth * 0.9 : binWidth / 2, $"{label}: ECE {Invariant(calibrated.ExpectedCalibrationError)}, NLL {Invariant(calibrated.LogLoss)}");
+
+        plot.Axes.SetLimits(0, 1, 0, 1.12);
+        plot.Title($"Reliability on validation ({calibrated.Images} photos, {calibrated.Bins.Count} bins; bar: accuracy, dot: mean confidence, n: photos)");
+        plot.XLabel("Top probability (confidence)");
+        plot.YLabel("Accuracy");
+        plot.ShowLegend(Alignment.UpperLeft);
+        AtomicFile.WriteAllBytes(pngPath, plot.GetImageBytes(LossWidth, LossHeight, ImageFormat.Png));
+
+        void Series(CalibrationFigures figures, Color color, double offset, double size, string legend)
+        {
+            var used = figures.Bins.Where(b => b.Count > 0).ToList();
+            var bars = plot.Add.Bars(used.Select(b => new Bar
+            {
+                Position = ((b.Lower + b.Upper) / 2) + offset,
+                Value = b.Accuracy,
+                Size = size,
+                FillColor = color.WithAlpha(0.75),
+                LineColor = color,
+            }).ToList());
+            bars.LegendText = legend;
+            var markers = plot.Add.Markers(used.Select(b => ((b.Lower + b.Upper) / 2) + offset).ToArray(), used.Select(b => b.MeanConfidence).ToArray(), MarkerShape.FilledCircle, 6, Colors.Black);
+            markers.LegendText = string.Empty;
+            foreach (var bin in used)
+            {
+                var count = plot.Add.Text($"n={bin.Count}", ((bin.Lower + bin.Upper) / 2) + offset, bin.Accuracy + 0.01);
+                count.Alignment = Alignment.LowerCenter;
+                count.LabelFontSize = 10;
+            }
+        }
+    }
+
+    private static string Invariant(double value) => value.ToString("F4", CultureInfo.InvariantCulture);
 
     // White (0) to a dark blue (1): readable in print and for the common colour-vision deficiencies.
     private static Color Shade(double level)

@@ -7,7 +7,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>Writes a run's report.md, report.json, loss_curves.png and confusion_matrix.png (the winner's).</summary>
-public static class ReportWriter
+public static partial class ReportWriter
 {
     public const string MarkdownFile = "report.md";
     public const string JsonFile = "report.json";
@@ -111,6 +111,11 @@ public static class ReportWriter
         }
 
         md.AppendLine($"![Confusion matrix of {Cell(report.Winner)}](" + ConfusionMatrixFile + ")");
+        if (report.Evaluation is { } evaluation)
+        {
+            EvaluationSections(md, evaluation);
+        }
+
         return md.ToString();
     }
 

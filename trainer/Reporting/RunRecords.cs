@@ -41,4 +41,8 @@ public sealed record RunReport(
     IReadOnlyList<StrategyResult> Strategies,
     string Winner,
     string WinnerReason,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>The exported model file run on the photos (calibration, highest-loss photos); null until it is.</summary>
+    public ModelEvaluation? Evaluation { get; init; }
+}

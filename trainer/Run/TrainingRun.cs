@@ -75,6 +75,9 @@ public static class TrainingRun
             var best = outcomes[winner];
             ModelExporter.Export(best.Model, best.Info, model, overwrite: false);
             progress.Log($"Model: {model} (ONNX, {winner})");
+            // The report ends with what the shipped file itself does: calibration and the highest-loss photos.
+            report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, data.Train, runDirectory, progress.Log) };
+            ReportWriter.Write(runDirectory, report);
             if (request.WriteInt8Model)
             {
                 var int8 = Int8Quantizer.Int8Path(model);
