@@ -24,14 +24,11 @@ public sealed class ImageBatchSource(ImageSet images, Device device, Random rand
 {
     public int Count => images.Count;
 
-    /// <summary>Batches decoded ahead of the step, the one in use included; 0 = twice the decoding threads.</summary>
-    public int Prefetch { get; init; }
-
     public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment)
     {
         // Threads for this pass only: between passes (and strategies) nothing decoded is held.
-        using var stream = new PrefetchDecoder(images.DecodeThreads, Prefetch);
-        foreach (var decoded in stream.Read(images, order, batchSize))
+        using var decoder = new PrefetchDecoder(images.DecodeThreads);
+        foreach (var decoded in decoder.Read(images, order, batchSize))
         {
             if (decoded.Count == 0)
             {
