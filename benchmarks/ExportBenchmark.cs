@@ -106,7 +106,7 @@ public static class ExportBenchmark
         }
     }
 
-    private static (double Accuracy, double LogLoss) Score(InferenceSession session, ModelDescription metadata, ImageSet photos)
+    private static (double Accuracy, double LogLoss) Score(InferenceSession session, ModelDescription metadata, DecodedImages photos)
     {
         const int Batch = 32;
         var plane = metadata.InputHeight * metadata.InputWidth * 3;

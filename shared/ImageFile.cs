@@ -66,6 +66,73 @@ public static class ImageFile
         return true;
     }
 
+    /// <summary>
+    /// What <see cref="TryRead"/> finds without decoding: the file opens, is not empty, starts like a JPEG, PNG, BMP or
+    /// WebP file and, for a JPEG, ends with its end-of-image marker. Reads a few bytes at each end, so a large folder is
+    /// checked in seconds; a file that passes may still fail to decode.
+    /// </summary>
+    public static bool TryCheck(string path, [NotNullWhen(false)] out string? error)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+            if (stream.Length == 0)
+            {
+                error = "empty file (0 bytes)";
+                return false;
+            }
+
+            var head = new byte[12];
+            var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            head = head[..read];
+            if (!IsJpeg(head) && !HasSignature(head))
+            {
+                error = $"not an image or corrupt: its first bytes are not those of a JPEG, PNG, BMP or WebP file ({stream.Length} bytes)";
+                return false;
+            }
+
+            if (IsJpeg(head))
+            {
+                var tail = new byte[(int)Math.Min(JpegEndWindow, stream.Length)];
+                stream.Seek(-tail.Length, SeekOrigin.End);
+                stream.ReadExactly(tail);
+                if (!HasJpegEndInTail(tail, stream.Length))
+                {
+                    error = $"truncated JPEG: no end-of-image marker (FF D9) in the last {tail.Length} of {stream.Length} bytes";
+                    return false;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot read the file ({ex.GetType().Name}: {ex.Message})";
+            return false;
+        }
+
+        error = null;
+        return true;
+    }
+
+    private static bool HasSignature(byte[] head) =>
+        head.AsSpan().StartsWith((byte[])[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])   // PNG
+        || head.AsSpan().StartsWith("BM"u8)
+        || (head.AsSpan().StartsWith("RIFF"u8) && head.Length >= 12 && head.AsSpan(8, 4).SequenceEqual("WEBP"u8));
+
+    // A window of the file's last bytes (the file itself, or its tail): the marker must start at least 2 bytes in.
+    private static bool HasJpegEndInTail(byte[] tail, long fileLength)
+    {
+        var start = fileLength == tail.Length ? 2 : 0;
+        for (var i = tail.Length - 2; i >= start; i--)
+        {
+            if (tail[i] == 0xFF && tail[i + 1] == 0xD9)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static bool IsJpeg(byte[] bytes) => bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
 
     private static bool HasJpegEnd(byte[] bytes)

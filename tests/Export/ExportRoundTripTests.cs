@@ -170,7 +170,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         return Onnx.ModelProto.Parser.ParseFrom(stream);
     }
 
-    private static ImageSet RealPhotos()
+    private static DecodedImages RealPhotos()
     {
         var files = TestData.RealPhotos("cat", Photos / 2).Select(p => new LabeledFile(p, 0))
             .Concat(TestData.RealPhotos("dog", Photos / 2).Select(p => new LabeledFile(p, 1))).ToList();
@@ -190,7 +190,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         return model;
     }
 
-    private float[] TorchProbabilities(ImageSet images)
+    private float[] TorchProbabilities(DecodedImages images)
     {
         using var model = LoadWinner();
         using var scope = NewDisposeScope();
@@ -199,7 +199,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         return nn.functional.softmax(model.call(input), 1).data<float>().ToArray();
     }
 
-    private static (float[] Probabilities, DenseTensor<float> Cam) Run(InferenceSession session, ImageSet images, int first, int count)
+    private static (float[] Probabilities, DenseTensor<float> Cam) Run(InferenceSession session, DecodedImages images, int first, int count)
     {
         var plane = 224 * 224 * 3;
         var pixels = new byte[count * plane];

@@ -125,7 +125,7 @@ public sealed class Int8ExportTests(SmallRunFixture run) : IDisposable
         Assert.False(File.Exists(Int8Quantizer.Int8Path(output)));
     }
 
-    private static ImageSet RealPhotos()
+    private static DecodedImages RealPhotos()
     {
         var files = TestData.RealPhotos("cat", Photos / 2).Select(p => new LabeledFile(p, 0))
             .Concat(TestData.RealPhotos("dog", Photos / 2).Select(p => new LabeledFile(p, 1))).ToList();
@@ -135,7 +135,7 @@ public sealed class Int8ExportTests(SmallRunFixture run) : IDisposable
         return set;
     }
 
-    private static float[] Probabilities(string model, ImageSet images)
+    private static float[] Probabilities(string model, DecodedImages images)
     {
         var plane = 224 * 224 * 3;
         var pixels = new byte[images.Count * plane];

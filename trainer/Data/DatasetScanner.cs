@@ -6,7 +6,8 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// Finds labelled images under a root folder and splits them into train and validation sets.
 /// Accepted layouts: class-per-folder (<c>root/&lt;class&gt;/**/*.jpg</c>), Kaggle flat (<c>root/cat.0.jpg</c>), and
 /// either of those under <c>root/train</c> + <c>root/val</c> (or <c>root/validation</c>) for an explicit split.
-/// Only paths are collected here; files that do not decode are found later by <see cref="ImageLoader"/>.
+/// Only paths are collected here; <see cref="ImageLoader.Check"/> leaves out files that cannot be images, and a pass
+/// that cannot decode a photo skips it then.
 /// </summary>
 public static class DatasetScanner
 {

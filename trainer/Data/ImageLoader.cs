@@ -1,18 +1,70 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Trainer.Data;
 
-/// <summary>Decodes and resizes image files into memory, skipping (never throwing for) files that cannot be used.</summary>
+/// <summary>Checks, decodes and resizes image files, skipping (never throwing for) files that cannot be used.</summary>
 public static class ImageLoader
 {
     /// <summary>
-    /// Loads <paramref name="files"/> in parallel. The result keeps input order minus the skipped files; each skipped file
-    /// is added to <paramref name="skipped"/> (in input order) and reported to <paramref name="onSkipped"/> as it is found.
+    /// The files of <paramref name="files"/> that pass <see cref="ImageFile.TryCheck"/> (they open, are not empty, look
+    /// like an image, a JPEG is not cut short), without decoding any: each photo is decoded when a pass needs it. The
+    /// result keeps input order; each file left out goes to <paramref name="skipped"/>, in input order.
+    /// </summary>
+    public static ImageSet Check(
+        IReadOnlyList<LabeledFile> files,
+        int width,
+        int height,
+        SkipLog skipped,
+        IProgress<int>? progress = null,
+        int decodeThreads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(skipped);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+
+        var reasons = new string?[files.Count];
+        var processed = 0;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = decodeThreads <= 0 ? Environment.ProcessorCount : decodeThreads };
+        // Small reads only (no decoding, no pixel buffers), so the thread pool's changing threads cost no memory here.
+        Parallel.For(0, files.Count, options, i =>
+        {
+            if (!ImageFile.TryCheck(files[i].Path, out var reason))
+            {
+                reasons[i] = reason;
+            }
+
+            progress?.Report(Interlocked.Increment(ref processed));
+        });
+
+        var paths = new List<string>(files.Count);
+        var labels = new List<int>(files.Count);
+        for (var i = 0; i < files.Count; i++)
+        {
+            if (reasons[i] is { } reason)
+            {
+                skipped.Add(new SkippedFile(files[i].Path, reason));
+            }
+            else
+            {
+                paths.Add(files[i].Path);
+                labels.Add(files[i].Label);
+            }
+        }
+
+        return new ImageSet { Width = width, Height = height, Paths = paths, Labels = [.. labels], Skipped = skipped, DecodeThreads = decodeThreads };
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="files"/> into memory, in parallel: for a few hundred photos at most (calibration,
+    /// benchmarks); training streams its photos through <see cref="PrefetchDecoder"/>. The result keeps input order minus
+    /// the skipped files; each skipped file is added to <paramref name="skipped"/> (in input order) and reported to <paramref name="onSkipped"/> as it is found.
     /// <paramref name="onSkipped"/> calls are serialised, so it may write to a console; <paramref name="progress"/> is
     /// called from worker threads with the number of files processed so far.
     /// </summary>
-    public static ImageSet Load(
+    public static DecodedImages Load(
         IReadOnlyList<LabeledFile> files,
         int width,
         int height,
@@ -35,7 +87,8 @@ public static class ImageLoader
         Parallel.For(0, files.Count, options, i =>
         {
             var path = files[i].Path;
-            if (TryLoad(path, width, height, out var data, out var reason))
+            var data = new byte[height * width * 3];
+            if (TryDecode(path, width, height, data, 0, out var reason))
             {
                 pixels[i] = data;
             }
@@ -71,7 +124,7 @@ public static class ImageLoader
             }
         }
 
-        return new ImageSet { Width = width, Height = height, Paths = paths, Labels = [.. labels], Pixels = [.. kept] };
+        return new DecodedImages { Width = width, Height = height, Paths = paths, Labels = [.. labels], Pixels = [.. kept] };
     }
 
     /// <summary>Throws when a class has no images left in <paramref name="set"/>, e.g. because all its files were bad.</summary>
@@ -94,12 +147,15 @@ public static class ImageLoader
         }
     }
 
-    private static bool TryLoad(string path, int width, int height, out byte[]? data, out string reason)
+    /// <summary>
+    /// Decodes <paramref name="path"/> and resizes it with <see cref="ImagePreprocessing.Resize"/> into
+    /// <paramref name="destination"/> at <paramref name="offset"/>: Height*Width*3 bytes, BGR, HWC, row-major.
+    /// </summary>
+    public static bool TryDecode(string path, int width, int height, byte[] destination, int offset, [NotNullWhen(false)] out string? reason)
     {
-        data = null;
-        if (!ImageFile.TryRead(path, out var bgr, out var error))
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!ImageFile.TryRead(path, out var bgr, out reason))
         {
-            reason = error;
             return false;
         }
 
@@ -107,11 +163,9 @@ public static class ImageLoader
         using (var resized = ImagePreprocessing.Resize(bgr, width, height))
         {
             // A Mat made by Resize is continuous: one block of Height*Width*3 bytes in HWC order.
-            data = new byte[height * width * 3];
-            Marshal.Copy(resized.Data, data, 0, data.Length);
+            Marshal.Copy(resized.Data, destination, offset, height * width * 3);
         }
 
-        reason = string.Empty;
         return true;
     }
 }

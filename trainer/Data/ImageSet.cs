@@ -1,6 +1,9 @@
 namespace DogsVsCats.Vision.Trainer.Data;
 
-/// <summary>Decoded, resized images held in memory; index i of every list is the same image.</summary>
+/// <summary>
+/// The photos of one split, decoded only while a pass over them runs (<see cref="PrefetchDecoder"/>): what is held for the
+/// whole run is a path and a label per photo, never its pixels. Index i of every list is the same photo.
+/// </summary>
 public sealed class ImageSet
 {
     public required int Width { get; init; }
@@ -11,8 +14,11 @@ public sealed class ImageSet
 
     public required int[] Labels { get; init; }
 
-    /// <summary>Each Height*Width*3 bytes: BGR, HWC, row-major, the output of ImagePreprocessing.Resize.</summary>
-    public required byte[][] Pixels { get; init; }
+    /// <summary>Where a photo that cannot be read when its turn comes is recorded; a run's splits share one, its report reads it.</summary>
+    public SkipLog Skipped { get; init; } = new();
+
+    /// <summary>Threads that decode photos during a pass (0 or less = all cores).</summary>
+    public int DecodeThreads { get; init; }
 
     public int Count => Labels.Length;
 }

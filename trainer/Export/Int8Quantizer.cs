@@ -80,14 +80,23 @@ public static class Int8Quantizer
             files = [.. Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories).Where(ImageFile.IsImagePath).Order(StringComparer.Ordinal)];
         }
 
-        var chosen = EvenlySpaced(files, count).Select(p => new LabeledFile(p, 0)).ToList();
-        var set = ImageLoader.Load(chosen, width, height, []);
-        if (set.Count == 0)
+        var photos = DecodeCalibrationPhotos(files, width, height, count);
+        if (photos.Count == 0)
         {
             throw new ExportException($"No readable photo in '{full}' ({files.Count} image file(s) tried): int8 calibration needs a few hundred training photos (.jpg, .png, ...).");
         }
 
-        return set.Pixels;
+        return photos;
+    }
+
+    /// <summary>
+    /// At most <paramref name="count"/> of <paramref name="paths"/>, evenly spaced, decoded and resized (unreadable ones
+    /// left out): the only photos calibration holds in memory.
+    /// </summary>
+    public static IReadOnlyList<byte[]> DecodeCalibrationPhotos(IReadOnlyList<string> paths, int width, int height, int count)
+    {
+        var chosen = EvenlySpaced(paths, count).Select(p => new LabeledFile(p, 0)).ToList();
+        return ImageLoader.Load(chosen, width, height, []).Pixels;
     }
 
     /// <summary>At most <paramref name="count"/> items spread evenly over <paramref name="items"/>, in order.</summary>

@@ -9,8 +9,11 @@ using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Trainer.Run;
 
-/// <summary>Decoded train and validation images with the split they came from.</summary>
-public sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, IReadOnlyList<SkippedFile> Skipped);
+/// <summary>
+/// Checked train and validation photos (decoded as each pass needs them) with the split they came from; the files
+/// skipped so far, before training or during it.
+/// </summary>
+public sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, SkipLog Skipped);
 
 /// <summary>What <c>trainer train</c> was asked to do.</summary>
 public sealed record RunRequest
@@ -65,7 +68,7 @@ public static class TrainingRun
             var (winner, reason) = WinnerSelection.Choose(results);
             var summary = new DatasetSummary(
                 Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
-                data.Split.ExplicitValidation, data.Skipped);
+                data.Split.ExplicitValidation, data.Skipped.Files);
             var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
             ReportWriter.Write(runDirectory, report);
             progress.Log($"Winner: {winner}. {reason}");
@@ -81,7 +84,9 @@ public static class TrainingRun
             if (request.WriteInt8Model)
             {
                 var int8 = Int8Quantizer.Int8Path(model);
-                var quantized = Int8Quantizer.QuantizeFile(model, data.Train.Pixels, int8, overwrite: false, new QuantizationSettings());
+                var calibration = new QuantizationSettings();
+                var photos = Int8Quantizer.DecodeCalibrationPhotos(data.Train.Paths, data.Train.Width, data.Train.Height, calibration.CalibrationImages);
+                var quantized = Int8Quantizer.QuantizeFile(model, photos, int8, overwrite: false, calibration);
                 progress.Log($"Int8 model: {int8} (calibrated on {quantized.CalibrationImages} training photos)");
             }
 
@@ -105,9 +110,9 @@ public static class TrainingRun
         }
 
         progress.Log($"Dataset: {split.Layout}, classes {string.Join(", ", split.Classes)}; {split.Train.Count} train / {split.Validation.Count} validation files{(split.ExplicitValidation ? " (explicit validation folder)" : string.Empty)}.");
-        var skipped = new List<SkippedFile>();
-        var train = Decode(split.Train, "train", skipped, request, progress);
-        var validation = Decode(split.Validation, "validation", skipped, request, progress);
+        var skipped = new SkipLog(s => progress.Log($"warning: skipped {s.Path}: {s.Reason}"));
+        var train = Check(split.Train, "train", skipped, request, progress);
+        var validation = Check(split.Validation, "validation", skipped, request, progress);
         if (skipped.Count > 0)
         {
             progress.Log($"Skipped {skipped.Count} unreadable file(s); they are listed in the report.");
@@ -118,15 +123,13 @@ public static class TrainingRun
         return new TrainingData(split, train, validation, skipped);
     }
 
-    private static ImageSet Decode(IReadOnlyList<LabeledFile> files, string name, List<SkippedFile> skipped, RunRequest request, IProgressReporter progress)
+    private static ImageSet Check(IReadOnlyList<LabeledFile> files, string name, SkipLog skipped, RunRequest request, IProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
         var input = Backbones.Describe(request.Backbone.Name);
-        using var task = progress.Start($"decode {name}", files.Count, "img");
-        var set = ImageLoader.Load(
-            files, input.InputWidth, input.InputHeight, skipped, s => progress.Log($"warning: skipped {s.Path}: {s.Reason}"),
-            new TaskProgress(task), request.DecodeThreads);
-        progress.Log($"Decoded {set.Count} {name} images in {clock.Elapsed.TotalSeconds:F1} s ({set.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F0} img/s).");
+        using var task = progress.Start($"check {name}", files.Count, "file");
+        var set = ImageLoader.Check(files, input.InputWidth, input.InputHeight, skipped, new TaskProgress(task), request.DecodeThreads);
+        progress.Log($"Checked {set.Count} {name} files in {clock.Elapsed.TotalSeconds:F1} s; they are decoded as each pass reaches them.");
         return set;
     }
 

@@ -104,24 +104,34 @@ public sealed class FeaturesStrategy : Strategy
 
         dimension = info.FeatureChannels;
         vectors = new float[images.Count * dimension];
+        var kept = new List<int>(images.Count);
         var frozen = frozenBackbone.Value;
         using (var task = context.Progress.Start($"features: extract {split} ({frozen.Engine})", images.Count, "img"))
         {
-            var order = Enumerable.Range(0, images.Count).ToArray();
-            for (var start = 0; start < images.Count; start += settings.BatchSize)
+            foreach (var batch in context.Images(images).Read([.. Enumerable.Range(0, images.Count)], settings.BatchSize, augment: false))
             {
                 using var scope = NewDisposeScope();
-                var indices = order.AsSpan(start, Math.Min(settings.BatchSize, images.Count - start));
-                var input = Batches.Images(images, indices, settings.Device);
-                var pooled = frozen.Run(input).cpu();   // [B, D]
-                pooled.data<float>().CopyTo(vectors, start * dimension);
-                task.Advance(indices.Length);
+                var pooled = frozen.Run(batch.Input).cpu();   // [B, D]
+                pooled.data<float>().CopyTo(vectors, kept.Count * dimension);
+                kept.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(l => (int)l));
+                task.Advance(batch.Attempted);
             }
         }
 
-        FeatureCache.Save(path, vectors, dimension, images.Labels);
-        notes.Add($"{split} features extracted and cached at {path}.");
-        var features = tensor(vectors, [images.Count, dimension], device: settings.Device);
-        return (new CachedFeatures(features, new FeatureBatchSource(features, images.Labels)), new PhaseTiming($"extract {split} features", clock.Elapsed.TotalSeconds, images.Count));
+        labels = [.. kept];
+        vectors = vectors[..(labels.Length * dimension)];
+        if (labels.Length == images.Count)
+        {
+            FeatureCache.Save(path, vectors, dimension, labels);
+            notes.Add($"{split} features extracted and cached at {path}.");
+        }
+        else
+        {
+            // The cache is keyed by the checked file list; vectors for fewer photos would not match it next time.
+            notes.Add($"{split} features extracted, not cached: {images.Count - labels.Length} photo(s) could not be read during extraction.");
+        }
+
+        var features = tensor(vectors, [labels.Length, dimension], device: settings.Device);
+        return (new CachedFeatures(features, new FeatureBatchSource(features, labels)), new PhaseTiming($"extract {split} features", clock.Elapsed.TotalSeconds, images.Count));
     }
 }

@@ -8,7 +8,7 @@ using TorchSharp;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
-/// <summary>What every strategy of one run shares: the decoded images, the backbone, the settings and the run folder.</summary>
+/// <summary>What every strategy of one run shares: the photos (streamed), the backbone, the settings and the run folder.</summary>
 public sealed record StrategyContext(
     ImageSet Train, ImageSet Validation, IReadOnlyList<string> Classes, BackboneSpec Backbone, TrainingSettings Settings, string RunDirectory, IProgressReporter Progress)
 {

@@ -3,32 +3,56 @@ using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Training;
 
-/// <summary>Inputs and labels by index: decoded images for strategies that run the backbone, cached vectors for the head alone.</summary>
+/// <summary>One step's input [B, ...] and labels [B]; <see cref="Attempted"/> counts the order's items it covered.</summary>
+public sealed record Batch(Tensor Input, Tensor Labels, int Count, int Attempted);
+
+/// <summary>Inputs and labels, a pass at a time: streamed photos for strategies that run the backbone, cached vectors for the head alone.</summary>
 public interface IBatchSource
 {
     int Count { get; }
 
-    IReadOnlyList<int> Labels { get; }
-
-    (Tensor Input, Tensor Labels) Get(ReadOnlySpan<int> indices, bool augment);
+    /// <summary>
+    /// The batches of one pass over <paramref name="order"/> (indices into the source), in that order. A batch's
+    /// tensors are disposed when the next one is requested: copy what must outlive the step. A photo that can no longer
+    /// be read is left out (the batch is one smaller) and recorded in the set's skipped files.
+    /// </summary>
+    IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment);
 }
 
+/// <summary>Photos decoded as the pass reaches them, a few batches ahead (<see cref="PrefetchDecoder"/>), never all held.</summary>
 public sealed class ImageBatchSource(ImageSet images, Device device, Random random) : IBatchSource
 {
     public int Count => images.Count;
 
-    public IReadOnlyList<int> Labels => images.Labels;
-
-    public (Tensor Input, Tensor Labels) Get(ReadOnlySpan<int> indices, bool augment)
+    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment)
     {
-        var input = Batches.Images(images, indices, device);
-        if (augment)
+        // Threads for this pass only: between passes (and strategies) nothing decoded is held.
+        using var decoder = new PrefetchDecoder(images.DecodeThreads);
+        foreach (var decoded in decoder.Read(images, order, batchSize))
         {
-            using var plain = input;
-            input = Batches.Augment(plain, random);
-        }
+            if (decoded.Count == 0)
+            {
+                continue;
+            }
 
-        return (input, Batches.Labels(images, indices, device));
+            var input = Batches.Images(decoded.Pixels, decoded.Count, images.Width, images.Height, device);
+            if (augment)
+            {
+                using var plain = input;
+                input = Batches.Augment(plain, random);
+            }
+
+            var labels = Batches.Labels(images.Labels, decoded.Indices, device);
+            try
+            {
+                yield return new Batch(input, labels, decoded.Count, decoded.Attempted);
+            }
+            finally
+            {
+                input.Dispose();
+                labels.Dispose();
+            }
+        }
     }
 }
 
@@ -37,19 +61,35 @@ public sealed class FeatureBatchSource(Tensor features, int[] labels) : IBatchSo
 {
     public int Count => labels.Length;
 
-    public IReadOnlyList<int> Labels => labels;
-
-    public (Tensor Input, Tensor Labels) Get(ReadOnlySpan<int> indices, bool augment)
+    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment)
     {
-        var longIndices = new long[indices.Length];
-        var batchLabels = new long[indices.Length];
-        for (var i = 0; i < indices.Length; i++)
+        for (var start = 0; start < order.Count; start += batchSize)
         {
-            longIndices[i] = indices[i];
-            batchLabels[i] = labels[indices[i]];
-        }
+            var count = Math.Min(batchSize, order.Count - start);
+            var indices = new long[count];
+            var batchLabels = new long[count];
+            for (var i = 0; i < count; i++)
+            {
+                indices[i] = order[start + i];
+                batchLabels[i] = labels[order[start + i]];
+            }
 
-        using var index = tensor(longIndices, device: features.device);
-        return (features.index_select(0, index), tensor(batchLabels, device: features.device));
+            Tensor input, target;
+            using (var index = tensor(indices, device: features.device))
+            {
+                input = features.index_select(0, index);
+                target = tensor(batchLabels, device: features.device);
+            }
+
+            try
+            {
+                yield return new Batch(input, target, count, count);
+            }
+            finally
+            {
+                input.Dispose();
+                target.Dispose();
+            }
+        }
     }
 }

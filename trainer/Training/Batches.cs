@@ -8,8 +8,9 @@ namespace DogsVsCats.Vision.Trainer.Training;
 public static class Batches
 {
     /// <summary>Float BGR 0..255 [B, 3, H, W] on <paramref name="device"/> for the images at <paramref name="indices"/>.</summary>
-    public static Tensor Images(ImageSet set, ReadOnlySpan<int> indices, Device device)
+    public static Tensor Images(DecodedImages set, ReadOnlySpan<int> indices, Device device)
     {
+        ArgumentNullException.ThrowIfNull(set);
         var plane = set.Width * set.Height * 3;
         var bytes = new byte[indices.Length * plane];
         for (var i = 0; i < indices.Length; i++)
@@ -17,18 +18,25 @@ public static class Batches
             set.Pixels[indices[i]].CopyTo(bytes, i * plane);
         }
 
+        return Images(bytes, indices.Length, set.Width, set.Height, device);
+    }
+
+    /// <summary>Float BGR 0..255 [B, 3, H, W] on <paramref name="device"/> from <paramref name="count"/> images back to back in <paramref name="pixels"/> (uint8 BGR HWC each).</summary>
+    public static Tensor Images(byte[] pixels, int count, int width, int height, Device device)
+    {
         using var scope = NewDisposeScope();
-        var nhwc = tensor(bytes, [indices.Length, set.Height, set.Width, 3]);  // [B, H, W, 3] uint8
+        // [B, H, W, 3] uint8; the buffer may be longer than the batch (a decoder's reused one).
+        var nhwc = tensor(pixels, [pixels.Length]).narrow(0, 0, (long)count * height * width * 3).view(count, height, width, 3);
         var nchw = nhwc.to(device).permute(0, 3, 1, 2).to_type(ScalarType.Float32).contiguous();
         return nchw.MoveToOuterDisposeScope();
     }
 
-    public static Tensor Labels(ImageSet set, ReadOnlySpan<int> indices, Device device)
+    public static Tensor Labels(IReadOnlyList<int> labelsOf, ReadOnlySpan<int> indices, Device device)
     {
         var labels = new long[indices.Length];
         for (var i = 0; i < indices.Length; i++)
         {
-            labels[i] = set.Labels[indices[i]];
+            labels[i] = labelsOf[indices[i]];
         }
 
         return tensor(labels, device: device);

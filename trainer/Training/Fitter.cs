@@ -122,29 +122,23 @@ public static class Fitter
         module.eval();
         using var noGrad = no_grad();
         using var task = progress.Start(description, source.Count, unit);
-        var predicted = new int[source.Count];
+        var truth = new List<int>(source.Count);
+        var predicted = new List<int>(source.Count);
         double lossSum = 0;
-        var correct = 0;
-        var order = Enumerable.Range(0, source.Count).ToArray();
-        for (var start = 0; start < source.Count; start += batchSize)
+        foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], batchSize, augment: false))
         {
             using var scope = NewDisposeScope();
-            var indices = order.AsSpan(start, Math.Min(batchSize, source.Count - start));
-            var (input, labels) = source.Get(indices, augment: false);
-            var logits = forward(input);
-            lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
-            var argmax = logits.argmax(1).cpu().data<long>().ToArray();
-            for (var i = 0; i < argmax.Length; i++)
-            {
-                predicted[start + i] = (int)argmax[i];
-                correct += argmax[i] == source.Labels[start + i] ? 1 : 0;
-            }
-
-            task.Advance(indices.Length);
+            var logits = forward(batch.Input);
+            lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
+            predicted.AddRange(logits.argmax(1).cpu().data<long>().ToArray().Select(p => (int)p));
+            truth.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(t => (int)t));
+            task.Advance(batch.Attempted);
         }
 
-        var count = Math.Max(1, source.Count);
-        return new EvaluationResult(lossSum / count, (double)correct / count, [.. source.Labels], predicted, source.Count, clock.Elapsed.TotalSeconds);
+        // A photo that could no longer be read is in neither list: the figures are over the photos evaluated.
+        var count = Math.Max(1, truth.Count);
+        var correct = truth.Zip(predicted).Count(p => p.First == p.Second);
+        return new EvaluationResult(lossSum / count, (double)correct / count, [.. truth], [.. predicted], truth.Count, clock.Elapsed.TotalSeconds);
     }
 
     private static (double Loss, double Accuracy) TrainEpoch(FitRequest request, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler scheduler, Random random, int batchSize, int epoch, IProgressReporter progress)
@@ -154,23 +148,23 @@ public static class Fitter
         using var task = progress.Start($"{request.Strategy} train {epoch}", order.Length, request.Unit);
         double lossSum = 0;
         var correct = 0;
-        for (var start = 0; start < order.Length; start += batchSize)
+        var seen = 0;
+        foreach (var batch in request.Train.Read(order, batchSize, request.Augment))
         {
             using var scope = NewDisposeScope();
-            var indices = order.AsSpan(start, Math.Min(batchSize, order.Length - start));
-            var (input, labels) = request.Train.Get(indices, request.Augment);
-            var logits = request.Forward(input);
-            var loss = nn.functional.cross_entropy(logits, labels);
+            var logits = request.Forward(batch.Input);
+            var loss = nn.functional.cross_entropy(logits, batch.Labels);
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
             scheduler.step();
-            lossSum += loss.item<float>() * indices.Length;
-            correct += (int)logits.argmax(1).eq(labels).sum().item<long>();
-            task.Advance(indices.Length);
+            lossSum += loss.item<float>() * batch.Count;
+            correct += (int)logits.argmax(1).eq(batch.Labels).sum().item<long>();
+            seen += batch.Count;
+            task.Advance(batch.Attempted);
         }
 
-        return (lossSum / Math.Max(1, order.Length), (double)correct / Math.Max(1, order.Length));
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
     }
 
     /// <summary>Writes the checkpoint beside its target and renames, so a crash never leaves half a file.</summary>
