@@ -3,6 +3,7 @@ using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
@@ -118,10 +119,14 @@ public static class TrainerCli
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
         var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none.", DefaultValueFactory = _ => ExportSelection.DefaultTta };
+        tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
+        var export = new Option<string>("--export") { Description = "What model.onnx holds: ensemble (the mean of every trained strategy, one graph), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
+        export.AcceptOnlyFromAmong([ExportSelection.Winner, ExportSelection.Ensemble, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8,
+            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export,
         };
         command.SetAction(parsed =>
         {
@@ -167,6 +172,8 @@ public static class TrainerCli
                     OutputRoot = parsed.GetValue(output)!,
                     DecodeThreads = parsed.GetValue(decodeThreads),
                     WriteInt8Model = parsed.GetValue(int8),
+                    Tta = parsed.GetValue(tta)!,
+                    Export = parsed.GetValue(export)!,
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitCodes.Ok;

@@ -41,4 +41,8 @@ public sealed record RunReport(
     IReadOnlyList<StrategyResult> Strategies,
     string Winner,
     string WinnerReason,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>What was exported and why, with its validation figures; null in reports written before it existed.</summary>
+    public SelectionReport? Selection { get; init; }
+}

@@ -40,7 +40,8 @@ public sealed record FitRequest
     public string Unit { get; init; } = "img";
 }
 
-public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds);
+/// <param name="Logits">Every photo's logits, [Count, classes] row-major: what the run measures test-time augmentation, temperature and ensembles on.</param>
+public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds, float[] Logits);
 
 public sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
 
@@ -123,6 +124,7 @@ public static class Fitter
         using var noGrad = no_grad();
         using var task = progress.Start(description, source.Count, unit);
         var predicted = new int[source.Count];
+        var rows = new List<float>();
         double lossSum = 0;
         var correct = 0;
         var order = Enumerable.Range(0, source.Count).ToArray();
@@ -132,6 +134,7 @@ public static class Fitter
             var indices = order.AsSpan(start, Math.Min(batchSize, source.Count - start));
             var (input, labels) = source.Get(indices, augment: false);
             var logits = forward(input);
+            rows.AddRange(logits.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray());
             lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).item<float>();
             var argmax = logits.argmax(1).cpu().data<long>().ToArray();
             for (var i = 0; i < argmax.Length; i++)
@@ -144,7 +147,7 @@ public static class Fitter
         }
 
         var count = Math.Max(1, source.Count);
-        return new EvaluationResult(lossSum / count, (double)correct / count, [.. source.Labels], predicted, source.Count, clock.Elapsed.TotalSeconds);
+        return new EvaluationResult(lossSum / count, (double)correct / count, [.. source.Labels], predicted, source.Count, clock.Elapsed.TotalSeconds, [.. rows]);
     }
 
     private static (double Loss, double Accuracy) TrainEpoch(FitRequest request, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler scheduler, Random random, int batchSize, int epoch, IProgressReporter progress)

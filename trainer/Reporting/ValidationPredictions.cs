@@ -1,0 +1,34 @@
+namespace DogsVsCats.Vision.Trainer.Reporting;
+
+/// <summary>
+/// One model's logits on every validation photo, [N, C] row-major, with each photo's true class and file: what
+/// test-time augmentation, temperature, ensembles and the bootstrap are measured on, without running the model again.
+/// </summary>
+public sealed record ValidationPredictions
+{
+    public ValidationPredictions(float[] logits, int classes, int[] truth, IReadOnlyList<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(truth);
+        ArgumentNullException.ThrowIfNull(paths);
+        if (classes < 2 || logits.Length != truth.Length * classes || paths.Count != truth.Length)
+        {
+            throw new ArgumentException($"{logits.Length} logits, {classes} classes, {truth.Length} labels and {paths.Count} paths do not make [N, C] predictions.", nameof(logits));
+        }
+
+        (Logits, Classes, Truth, Paths) = (logits, classes, truth, paths);
+    }
+
+    /// <summary>[N, C], row-major.</summary>
+    public float[] Logits { get; }
+
+    public int Classes { get; }
+
+    public int[] Truth { get; }
+
+    public IReadOnlyList<string> Paths { get; }
+
+    public int Count => Truth.Length;
+
+    public ReadOnlySpan<float> Row(int photo) => Logits.AsSpan(photo * Classes, Classes);
+}
