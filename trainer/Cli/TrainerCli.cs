@@ -35,9 +35,11 @@ public static class TrainerCli
         var calibration = new Option<string?>("--calibration") { Description = "Photos that measure the int8 activation ranges: a dataset folder (its training split is used, as 'train' splits it) or any folder of photos." };
         var calibrationImages = new Option<int>("--calibration-images") { Description = "At most this many calibration photos, spread over the folder.", DefaultValueFactory = _ => new QuantizationSettings().CalibrationImages };
         var calibrationMethod = new Option<CalibrationMethod>("--calibration-method") { Description = "MinMax: full measured ranges. Percentile: clip the outer 0.01 %.", DefaultValueFactory = _ => new QuantizationSettings().Method };
+        var exportTta = new Option<string?>("--tta") { Description = "Test-time augmentation inside the model: flip (also run each image's mirror and average) or none [default: what the run exported, in the checkpoint's description]." };
+        exportTta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
         var command = new Command("export", "Export a trained checkpoint as one self-describing ONNX model (uint8 BGR in; probabilities and class activation maps out).")
         {
-            checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod,
+            checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod, exportTta,
         };
         command.SetAction(parsed =>
         {
@@ -50,8 +52,8 @@ public static class TrainerCli
                     throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
                 }
 
-                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force));
-                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8.");
+                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force), parsed.GetValue(exportTta));
+                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8, tta {metadata.Tta}, temperature {metadata.Temperature.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}.");
                 if (int8)
                 {
                     var settings = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) };

@@ -17,10 +17,11 @@ public static class ModelExporter
     public static string ProducerVersion { get; } =
         typeof(ModelExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
-    /// <summary>Loads a full-model checkpoint (with its .json description) and exports it.</summary>
-    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite)
+    /// <summary>Loads a full-model checkpoint (with its .json description) and exports it; <paramref name="tta"/>, when given, replaces the description's.</summary>
+    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite, string? tta = null)
     {
         var info = CheckpointInfo.Load(checkpoint);
+        info = tta is null ? info : info with { Tta = tta };
         var backbone = Backbones.Describe(info.Backbone);
         using var model = new TransferModel(Backbones.Architecture(info.Backbone), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
         try

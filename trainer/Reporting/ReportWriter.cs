@@ -127,7 +127,7 @@ public static class ReportWriter
         static string SignedLoss(double v) => v.ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture);
 
         md.AppendLine("## Exported model").AppendLine();
-        md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta}**, temperature **{selection.Temperature.Temperature.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
+        md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta}**, temperature **{selection.Temperature.Applied.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
         md.AppendLine(selection.Reason).AppendLine();
         md.AppendLine($"Validation loss and accuracy of every candidate at temperature 1, with paired-bootstrap 95 % intervals ({selection.Resamples} resamples of the validation photos, the same for every candidate). Test-time augmentation \"flip\" averages the photo and its mirror.").AppendLine();
         Table(md, ["Candidate", "TTA", "Val loss", "95 % interval", "Val accuracy", "95 % interval"],
@@ -156,7 +156,10 @@ public static class ReportWriter
         }
 
         var fit = selection.Temperature;
-        md.AppendLine($"Temperature, fitted on the validation logits of the exported model (minimum log loss): T = {fit.Temperature.ToString("F3", CultureInfo.InvariantCulture)}, folded into the graph as softmax(logits / T).").AppendLine();
+        md.AppendLine($"Temperature, fitted on the validation logits of the exported model (minimum log loss): T = {fit.Temperature.ToString("F3", CultureInfo.InvariantCulture)}. " +
+            (fit.Kept
+                ? "It lowers the cross-fitted loss too, so it is folded into the graph as softmax(logits / T)."
+                : "The cross-fitted loss is not lower than at T = 1 (the in-sample gain does not carry to photos it was not fitted on), so the graph keeps T = 1.")).AppendLine();
         Table(md, ["Validation log loss", "Value"],
         [
             ["T = 1", Loss(fit.LossBefore)],

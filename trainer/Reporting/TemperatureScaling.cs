@@ -6,7 +6,20 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 /// <param name="LossAfter">Mean log loss at <paramref name="Temperature"/> (fitted on the same photos, so flattered).</param>
 /// <param name="CrossFittedLoss">Each half's log loss at the temperature fitted on the other half, averaged over all photos.</param>
 /// <param name="FoldTemperatures">The temperature each half gave.</param>
-public sealed record TemperatureFit(double Temperature, double LossBefore, double LossAfter, double CrossFittedLoss, IReadOnlyList<double> FoldTemperatures);
+public sealed record TemperatureFit(double Temperature, double LossBefore, double LossAfter, double CrossFittedLoss, IReadOnlyList<double> FoldTemperatures)
+{
+    /// <summary>
+    /// The fitted temperature is kept only when it also helps photos it was not fitted on (cross-fitted loss below the
+    /// loss at T = 1): on a few hundred photos a handful of confident mistakes can pull an in-sample fit far off.
+    /// </summary>
+    public bool Kept => CrossFittedLoss < LossBefore;
+
+    /// <summary>What the export folds in: the fitted temperature when kept, else 1.</summary>
+    public double Applied => Kept ? Temperature : 1;
+
+    /// <summary>The validation log loss at <see cref="Applied"/>.</summary>
+    public double AppliedLoss => Kept ? LossAfter : LossBefore;
+}
 
 /// <summary>
 /// One temperature T for the logits (softmax(z / T)), chosen to minimise the validation log loss: a 1-D golden-section

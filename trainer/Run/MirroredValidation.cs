@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,6 +44,8 @@ public static class MirroredValidation
                 outcome.Model.eval();
             }
 
+            // Below the last stage every model keeps the pretrained layers: they run on the fastest engine, as in training.
+            using var stem = context.Frozen(backbone, FrozenScope.Stem);
             using var noGrad = no_grad();
             using var task = context.Progress.Start($"validate mirrored: {string.Join(", ", group.Select(g => g.Name))}", source.Count, "img");
             var order = Enumerable.Range(0, source.Count).ToArray();
@@ -51,7 +54,7 @@ public static class MirroredValidation
                 using var scope = NewDisposeScope();
                 var indices = order.AsSpan(start, Math.Min(context.Settings.BatchSize, source.Count - start));
                 var (input, _) = source.Get(indices, augment: false);
-                var features = backbone.call(input.flip(3));   // [B, D, h, w] of the mirrored images
+                var features = backbone.LastStage.call(stem.Run(input.flip(3)));   // [B, D, h, w] of the mirrored images
                 for (var m = 0; m < group.Count; m++)
                 {
                     logits[m].AddRange(group[m].Outcome.Model.Head.call(features).cpu().to_type(ScalarType.Float32).data<float>().ToArray());

@@ -35,7 +35,7 @@ public static class ModelChoice
         var (report, _) = ExportSelection.Choose(plain, mirrored, tta, export, context.Settings.Seed);
         var fit = report.Temperature;
         context.Progress.Log($"Export: {report.Exported} ({string.Join(", ", report.Members)}), test-time augmentation {tta}. {report.Rule}");
-        context.Progress.Log($"Temperature {fit.Temperature:F3}: validation loss {fit.LossBefore:F4} -> {fit.LossAfter:F4} (2-fold cross-fitted {fit.CrossFittedLoss:F4}).");
+        context.Progress.Log($"Temperature {fit.Temperature:F3}: validation loss {fit.LossBefore:F4} -> {fit.LossAfter:F4} in-sample, 2-fold cross-fitted {fit.CrossFittedLoss:F4}: {(fit.Kept ? "kept" : "not kept (T = 1)")}.");
         return (report, [.. report.Members.Select(m => outcomes.Single(o => o.Name == m).Outcome)]);
     }
 
@@ -53,10 +53,10 @@ public static class ModelChoice
         var description = members[0].Info with
         {
             Strategy = report.Exported,
-            ValidationLoss = fit.LossAfter,
+            ValidationLoss = fit.AppliedLoss,
             ValidationAccuracy = exported.Accuracy,
             Tta = report.Tta,
-            Temperature = fit.Temperature,
+            Temperature = fit.Applied,
             Members = members.Count > 1 ? report.Members : [],
         };
         ModelExporter.Export([.. members.Select(m => m.Model)], description, path, overwrite: false);
