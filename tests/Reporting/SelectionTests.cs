@@ -1,5 +1,7 @@
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Strategies;
 
 namespace DogsVsCats.Vision.Tests.Reporting;
 
@@ -62,6 +64,21 @@ public sealed class SelectionTests
     }
 
     [Fact]
+    public void Temperature_EveryPhotoRight_RunsToTheRangesEndAndIsNotKept()
+    {
+        var truth = Enumerable.Range(0, Photos).Select(i => i % 2).ToArray();
+        var logits = truth.SelectMany(t => t == 0 ? new[] { 1f, -1f } : [-1f, 1f]).ToArray();
+        var separated = new ValidationPredictions(logits, 2, truth, [.. truth.Select((_, i) => $"photo{i}.jpg")]);
+
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", ModelContract.TtaModes.None, [separated]));
+
+        Assert.True(fit.Temperature < TemperatureScaling.MinTemperature * 1.01, $"T = {fit.Temperature}");
+        Assert.True(fit.CrossFittedLoss < fit.LossBefore);
+        Assert.False(fit.Kept);
+        Assert.Equal(1, fit.Applied);
+    }
+
+    [Fact]
     public void Choose_Ensemble_AveragesEveryStrategyAndFlip()
     {
         var random = new Random(5);
@@ -75,6 +92,7 @@ public sealed class SelectionTests
         Assert.Equal(4, chosen.Views.Count);
         Assert.Equal(6, report.Candidates.Count);   // 2 strategies + ensemble, with and without the mirror
         Assert.NotNull(report.EnsembleVsWinner);
+        Assert.Equal(("ensemble (flip)", "ensemble (none)"), (report.FlipVsNone!.First, report.FlipVsNone.Second));
     }
 
     [Fact]
@@ -91,6 +109,16 @@ public sealed class SelectionTests
         Assert.Same(good, Assert.Single(chosen.Views));
         Assert.False(report.WinnerVsRunnerUp!.LossWithinNoise);
         Assert.Throws<ArgumentException>(() => ExportSelection.Choose(plain, null, ModelContract.TtaModes.None, "finetune"));
+    }
+
+    [Fact]
+    public void Check_ExportOfAStrategyNotInThePlan_FailsBeforeTrainingNamingTheChoices()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ModelChoice.Check("frozen", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("features")));
+
+        Assert.Contains("winner, ensemble, features", error.Message, StringComparison.Ordinal);
+        ModelChoice.Check("features", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("finetune"));   // finetune runs features first
+        Assert.Throws<ArgumentException>(() => ModelChoice.Check(ExportSelection.Winner, "rotate", StrategyRegistry.Plan("all")));
     }
 
     private static double[] Losses(Random random, double mean) => [.. Enumerable.Range(0, Photos).Select(_ => -mean * Math.Log(1 - random.NextDouble()))];

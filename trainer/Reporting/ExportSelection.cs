@@ -19,6 +19,7 @@ public sealed record SelectionReport(
     string Reason,
     BootstrapDifference? WinnerVsRunnerUp,
     BootstrapDifference? EnsembleVsWinner,
+    BootstrapDifference? FlipVsNone,
     TemperatureFit Temperature,
     int Resamples);
 
@@ -114,10 +115,12 @@ public static class ExportSelection
             rule = $"--export {export}: that strategy, as asked.";
         }
 
+        // What the mirrored pass did to the exported candidate, on the same resamples.
+        var flipVsNone = mirrored is null ? null : bootstrap.Difference($"{chosen.Name} ({ModelContract.TtaModes.Flip})", $"{chosen.Name} ({ModelContract.TtaModes.None})");
         var temperature = TemperatureScaling.Fit(chosen, seed);
         var reason = Reason(winner.Figures, ranked.Count > 1 ? ranked[1].Figures : null, winnerVsRunnerUp, ensembleVsWinner);
         var members = chosen.Name == Ensemble ? names : [chosen.Name];
-        var report = new SelectionReport(figures, tta, export, chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, temperature, bootstrap.Resamples);
+        var report = new SelectionReport(figures, tta, export, chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
         return (report, chosen);
     }
 

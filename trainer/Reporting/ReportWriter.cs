@@ -140,7 +140,7 @@ public static class ReportWriter
                 Percent(c.Accuracy),
                 Interval(c.AccuracyInterval, Percent),
             }));
-        var differences = new[] { selection.WinnerVsRunnerUp, selection.EnsembleVsWinner }.OfType<BootstrapDifference>().ToList();
+        var differences = new[] { selection.WinnerVsRunnerUp, selection.EnsembleVsWinner, selection.FlipVsNone }.OfType<BootstrapDifference>().ToList();
         if (differences.Count > 0)
         {
             Table(md, ["Difference", "Val loss", "95 % interval", "Within noise", "Val accuracy", "95 % interval"],

@@ -10,9 +10,11 @@ public sealed record TemperatureFit(double Temperature, double LossBefore, doubl
 {
     /// <summary>
     /// The fitted temperature is kept only when it also helps photos it was not fitted on (cross-fitted loss below the
-    /// loss at T = 1): on a few hundred photos a handful of confident mistakes can pull an in-sample fit far off.
+    /// loss at T = 1): on a few hundred photos a handful of confident mistakes can pull an in-sample fit far off. And
+    /// never when the search stopped at one end of its range: with every photo right the loss falls all the way to
+    /// T -> 0 (every probability 1), which says nothing about photos to come.
     /// </summary>
-    public bool Kept => CrossFittedLoss < LossBefore;
+    public bool Kept => CrossFittedLoss < LossBefore && Temperature > TemperatureScaling.MinTemperature * 1.01 && Temperature < TemperatureScaling.MaxTemperature / 1.01;
 
     /// <summary>What the export folds in: the fitted temperature when kept, else 1.</summary>
     public double Applied => Kept ? Temperature : 1;
