@@ -49,7 +49,7 @@ public static class ExportBenchmark
             var referenceRate = Measure(reference, [NamedOnnxValue.CreateFromTensor(referenceInput, new DenseTensor<float>(floats.AsMemory(), new[] { batch, 3, metadata.InputHeight, metadata.InputWidth }))], batch, seconds);
             var exportedRate = Measure(exported, [NamedOnnxValue.CreateFromTensor(ModelContract.InputName, new DenseTensor<byte>(pixels.AsMemory(), new[] { batch, metadata.InputHeight, metadata.InputWidth, 3 }))], batch, seconds);
             Console.WriteLine($"{"ResNet18.onnx (features only, reference)",-44} {batch,5} {referenceRate,9:F1} {1000.0 * batch / referenceRate,9:F1} {"1.00",12} {"",9}");
-            Console.WriteLine($"{$"{Path.GetFileName(modelPath)} ({metadata.Strategy}: + preprocess, head, CAM)",-44} {batch,5} {exportedRate,9:F1} {1000.0 * batch / exportedRate,9:F1} {exportedRate / referenceRate,12:F2} {"1.00",9}");
+            Console.WriteLine($"{$"{Path.GetFileName(modelPath)} ({metadata.Strategy}, tta {metadata.Tta}: + preprocess, head, CAM)",-44} {batch,5} {exportedRate,9:F1} {1000.0 * batch / exportedRate,9:F1} {exportedRate / referenceRate,12:F2} {"1.00",9}");
             if (int8 is not null)
             {
                 var int8Rate = Measure(int8, [NamedOnnxValue.CreateFromTensor(ModelContract.InputName, new DenseTensor<byte>(pixels.AsMemory(), new[] { batch, metadata.InputHeight, metadata.InputWidth, 3 }))], batch, seconds);

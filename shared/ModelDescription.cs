@@ -42,6 +42,22 @@ public static class ModelContract
 
         /// <summary>Optional: how many photos the quantization ranges were measured on.</summary>
         public const string CalibrationImages = "dogsvscats.calibration_images";
+
+        /// <summary>Optional: "flip" when the graph averages the image and its mirror; "none" (or absent) otherwise.</summary>
+        public const string Tta = "dogsvscats.tta";
+
+        /// <summary>Optional: the temperature the logits are divided by before the softmax (absent = 1).</summary>
+        public const string Temperature = "dogsvscats.temperature";
+
+        /// <summary>Optional, for strategy "ensemble": its members' strategies as a JSON list.</summary>
+        public const string Members = "dogsvscats.members";
+    }
+
+    /// <summary>Values of <see cref="Keys.Tta"/>.</summary>
+    public static class TtaModes
+    {
+        public const string None = "none";
+        public const string Flip = "flip";
     }
 }
 
@@ -74,6 +90,15 @@ public sealed record ModelDescription(
     public string? Quantization { get; init; }
 
     public int? CalibrationImages { get; init; }
+
+    /// <summary>Test-time augmentation inside the graph: <see cref="ModelContract.TtaModes"/>.</summary>
+    public string Tta { get; init; } = ModelContract.TtaModes.None;
+
+    /// <summary>The graph's softmax reads logits / Temperature (fitted on validation; 1 = none).</summary>
+    public double Temperature { get; init; } = 1;
+
+    /// <summary>The strategies averaged by an ensemble model; empty for a single model.</summary>
+    public IReadOnlyList<string> Members { get; init; } = [];
 
     /// <summary>"int8" for an int8 model, "float32" otherwise (what a device line shows).</summary>
     public string Precision => Quantization is null ? "float32" : Quantization.Split(['-', ':'], 2)[0];
@@ -108,6 +133,13 @@ public sealed record ModelDescription(
             properties[ModelContract.Keys.CalibrationImages] = images.ToString(CultureInfo.InvariantCulture);
         }
 
+        properties[ModelContract.Keys.Tta] = Tta;
+        properties[ModelContract.Keys.Temperature] = Temperature.ToString("R", CultureInfo.InvariantCulture);
+        if (Members.Count > 0)
+        {
+            properties[ModelContract.Keys.Members] = JsonSerializer.Serialize(Members);
+        }
+
         return properties;
     }
 
@@ -125,6 +157,21 @@ public sealed record ModelDescription(
             double.TryParse(Get(key), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) && v >= 0 && v <= max
                 ? v
                 : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a number from 0 to {max}.");
+        double Positive(string key) => Number(key, double.MaxValue) is var v && v > 0
+            ? v
+            : throw new ModelContractException($"{source}: metadata '{key}' = '{Get(key)}' is not a number above 0.");
+        string[] Names(string key)
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<string[]>(Get(key)) ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw new ModelContractException($"{source}: metadata '{key}' is not a JSON list of names ({e.Message}).");
+            }
+        }
+
         string Expect(string key, string expected, string what)
         {
             var value = Get(key);
@@ -191,6 +238,10 @@ public sealed record ModelDescription(
             ChannelOrder = channels,
             Quantization = properties.TryGetValue(ModelContract.Keys.Quantization, out var quantization) && !string.IsNullOrWhiteSpace(quantization) ? quantization : null,
             CalibrationImages = properties.ContainsKey(ModelContract.Keys.CalibrationImages) ? Int(ModelContract.Keys.CalibrationImages, int.MaxValue) : null,
+            // Files written before these keys existed ran one plain pass at temperature 1.
+            Tta = properties.TryGetValue(ModelContract.Keys.Tta, out var tta) && !string.IsNullOrWhiteSpace(tta) ? tta : ModelContract.TtaModes.None,
+            Temperature = properties.ContainsKey(ModelContract.Keys.Temperature) ? Positive(ModelContract.Keys.Temperature) : 1,
+            Members = properties.ContainsKey(ModelContract.Keys.Members) ? Names(ModelContract.Keys.Members) : [],
         };
     }
 }

@@ -4,6 +4,7 @@ using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Onnx;
+using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Training;
 using Microsoft.ML.OnnxRuntime;
@@ -26,8 +27,8 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
     /// </summary>
     public static readonly string[] CudaOps =
     [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-        "Identity", "MaxPool", "Mul", "Pad", "Relu", "Softmax", "Sub", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "Div", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
+        "Identity", "MaxPool", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Softmax", "Sub", "Sum", "Transpose",
     ];
 
     private string ModelPath => Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
@@ -38,7 +39,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
     public void Export_RealPhotos_ProbabilitiesMatchTorchSharp()
     {
         var images = RealPhotos();
-        var expected = TorchProbabilities(images);          // [16, C]
+        var expected = TorchProbabilities(images, Temperature);          // [16, C]
 
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(ModelPath, options);
@@ -93,10 +94,10 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         var worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
         Assert.True(worst <= 1e-4 * scale, $"CAM differs from TorchSharp's by {worst:g3} (largest value {scale:g3})");
 
-        // And for a global-average-pool + dense head, the mean of CAM_c + bias_c is logit_c: softmax gives the probabilities.
+        // And for a global-average-pool + dense head, the mean of CAM_c + bias_c is logit_c: softmax(logits / T) gives the probabilities.
         for (var n = 0; n < Photos; n++)
         {
-            var logits = Enumerable.Range(0, classes).Select(c => (Enumerable.Range(0, 49).Sum(p => (double)cam[n, c, p / 7, p % 7]) / 49) + bias[c]).ToArray();
+            var logits = Enumerable.Range(0, classes).Select(c => ((Enumerable.Range(0, 49).Sum(p => (double)cam[n, c, p / 7, p % 7]) / 49) + bias[c]) / Temperature).ToArray();
             var max = logits.Max();
             var total = logits.Sum(l => Math.Exp(l - max));
             for (var c = 0; c < classes; c++)
@@ -142,7 +143,11 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         Assert.Equal(CntkResNet18.BackboneName, metadata.Backbone);
         Assert.Equal(224, metadata.InputWidth);
         Assert.Equal(ImagePreprocessing.ResizeRule, metadata.ResizeRule);
-        Assert.Equal(run.Strategy(run.Report.Winner).ValidationLoss, metadata.ValidationLoss, 9);
+        // The exported graph's own validation loss: the winner's logits at the fitted temperature.
+        Assert.Equal(run.Report.Selection!.Temperature.AppliedLoss, metadata.ValidationLoss, 9);
+        Assert.Equal(run.Report.Selection.Temperature.Applied, metadata.Temperature, 12);
+        Assert.Equal(ModelContract.TtaModes.None, metadata.Tta);
+        Assert.Empty(metadata.Members);
         Assert.Equal(ModelContract.InputName, Assert.Single(session.InputMetadata).Key);
         Assert.Equal([-1, 224, 224, 3], session.InputMetadata[ModelContract.InputName].Dimensions);
         Assert.Equal(typeof(byte), session.InputMetadata[ModelContract.InputName].ElementType);
@@ -190,13 +195,46 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         return model;
     }
 
-    private float[] TorchProbabilities(DecodedImages images)
+    /// <summary>The temperature model.onnx divides its logits by.</summary>
+    private double Temperature
+    {
+        get
+        {
+            using var session = new InferenceSession(ModelPath);
+            return ModelDescription.FromProperties(session.ModelMetadata.CustomMetadataMap, ModelPath).Temperature;
+        }
+    }
+
+    [Fact]
+    public void Temperature_RealLogitsMadeOverconfidentWithTwoMislabelledPhotos_FitsAboveOneAndLowersLoss()
+    {
+        var images = RealPhotos();
+        float[] logits;
+        using (var model = LoadWinner())
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            logits = (model.call(Batches.Images(images, Enumerable.Range(0, images.Count).ToArray(), CPU)) * 4).data<float>().ToArray();
+        }
+
+        // Two photos labelled as the other class: confident mistakes, which logits made 4 times larger punish hardest.
+        var truth = images.Labels.ToArray();
+        (truth[0], truth[^1]) = (1 - truth[0], 1 - truth[^1]);
+        var predictions = new ValidationPredictions(logits, run.Report.Dataset.Classes.Count, truth, images.Paths);
+        var candidate = new PredictionCandidate("winner x4", ModelContract.TtaModes.None, [predictions]);
+        var temperature = TemperatureScaling.Fit(candidate, [.. Enumerable.Range(0, images.Count)]);
+
+        Assert.True(temperature > 1, $"T = {temperature}");
+        Assert.True(candidate.Losses(temperature).Average() < candidate.Losses(1).Average());
+    }
+
+    private float[] TorchProbabilities(DecodedImages images, double temperature)
     {
         using var model = LoadWinner();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var input = Batches.Images(images, Enumerable.Range(0, images.Count).ToArray(), CPU);
-        return nn.functional.softmax(model.call(input), 1).data<float>().ToArray();
+        return nn.functional.softmax(model.call(input) / temperature, 1).data<float>().ToArray();
     }
 
     private static (float[] Probabilities, DenseTensor<float> Cam) Run(InferenceSession session, DecodedImages images, int first, int count)

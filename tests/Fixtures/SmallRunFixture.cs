@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -62,6 +63,10 @@ public sealed class SmallRunFixture
         LimitPerClass = LimitPerClass,
         ValidationFraction = ValidationFraction,
         OutputRoot = Path.Combine(Directory, outputFolder),
+        // One plain model, so the tests can compare model.onnx with the winner's checkpoint; the mirrored pass and the
+        // ensemble have their own graph tests.
+        Tta = ModelContract.TtaModes.None,
+        Export = ExportSelection.Winner,
     };
 }
 

@@ -18,6 +18,45 @@ public sealed class ModelDescriptionTests
         Assert.Equal(Valid with { Labels = read.Labels }, read);
     }
 
+    [Fact]
+    public void FromProperties_TtaTemperatureAndMembers_ReadBack()
+    {
+        var ensemble = Valid with { Strategy = "ensemble", Tta = ModelContract.TtaModes.Flip, Temperature = 0.756, Members = ["frozen", "features", "finetune"] };
+
+        var read = ModelDescription.FromProperties(ensemble.ToProperties(), "model.onnx");
+
+        Assert.Equal(ModelContract.TtaModes.Flip, read.Tta);
+        Assert.Equal(0.756, read.Temperature);
+        Assert.Equal(["frozen", "features", "finetune"], read.Members);
+        Assert.Equal("0.756", ensemble.ToProperties()[ModelContract.Keys.Temperature]);
+    }
+
+    [Fact]
+    public void FromProperties_FileWithoutTheOptionalKeys_IsOnePlainPassAtTemperatureOne()
+    {
+        var properties = Valid.ToProperties().Where(p => p.Key is not (ModelContract.Keys.Tta or ModelContract.Keys.Temperature or ModelContract.Keys.Members)).ToDictionary();
+
+        var read = ModelDescription.FromProperties(properties, "model.onnx");
+
+        Assert.Equal(ModelContract.TtaModes.None, read.Tta);
+        Assert.Equal(1, read.Temperature);
+        Assert.Empty(read.Members);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("warm")]
+    public void FromProperties_TemperatureNotAbove0_IsRejected(string value)
+    {
+        var properties = Valid.ToProperties().ToDictionary();
+        properties[ModelContract.Keys.Temperature] = value;
+
+        var error = Assert.Throws<ModelContractException>(() => ModelDescription.FromProperties(properties, "model.onnx"));
+
+        Assert.Contains(ModelContract.Keys.Temperature, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("dogsvscats.contract_version", "2", "contract version 2")]
     [InlineData("dogsvscats.contract_version", "one", "whole number")]
@@ -50,7 +89,9 @@ public sealed class ModelDescriptionTests
     [Fact]
     public void FromProperties_EveryKeyMissing_IsRejectedNamingTheKeyAndTheExportCommand()
     {
-        foreach (var key in Valid.ToProperties().Keys)
+        // tta, temperature and members are optional: files written before them must still load.
+        string[] optional = [ModelContract.Keys.Tta, ModelContract.Keys.Temperature, ModelContract.Keys.Members];
+        foreach (var key in Valid.ToProperties().Keys.Except(optional))
         {
             var properties = new Dictionary<string, string>(Valid.ToProperties());
             properties.Remove(key);

@@ -3,6 +3,7 @@ using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
@@ -34,9 +35,11 @@ public static class TrainerCli
         var calibration = new Option<string?>("--calibration") { Description = "Photos that measure the int8 activation ranges: a dataset folder (its training split is used, as 'train' splits it) or any folder of photos." };
         var calibrationImages = new Option<int>("--calibration-images") { Description = "At most this many calibration photos, spread over the folder.", DefaultValueFactory = _ => new QuantizationSettings().CalibrationImages };
         var calibrationMethod = new Option<CalibrationMethod>("--calibration-method") { Description = "MinMax: full measured ranges. Percentile: clip the outer 0.01 %.", DefaultValueFactory = _ => new QuantizationSettings().Method };
+        var exportTta = new Option<string?>("--tta") { Description = "Test-time augmentation inside the model: flip (also run each image's mirror and average) or none [default: what the run exported, in the checkpoint's description]." };
+        exportTta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
         var command = new Command("export", "Export a trained checkpoint as one self-describing ONNX model (uint8 BGR in; probabilities and class activation maps out).")
         {
-            checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod,
+            checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod, exportTta,
         };
         command.SetAction(parsed =>
         {
@@ -49,8 +52,8 @@ public static class TrainerCli
                     throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
                 }
 
-                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force));
-                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8.");
+                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force), parsed.GetValue(exportTta));
+                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8, tta {metadata.Tta}, temperature {metadata.Temperature.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}.");
                 if (int8)
                 {
                     var settings = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) };
@@ -118,10 +121,14 @@ public static class TrainerCli
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
         var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none.", DefaultValueFactory = _ => ExportSelection.DefaultTta };
+        tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
+        var export = new Option<string>("--export") { Description = "What model.onnx holds: ensemble (the mean of every trained strategy, one graph), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
+        export.AcceptOnlyFromAmong([ExportSelection.Winner, ExportSelection.Ensemble, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8,
+            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export,
         };
         command.SetAction(parsed =>
         {
@@ -167,6 +174,8 @@ public static class TrainerCli
                     OutputRoot = parsed.GetValue(output)!,
                     DecodeThreads = parsed.GetValue(decodeThreads),
                     WriteInt8Model = parsed.GetValue(int8),
+                    Tta = parsed.GetValue(tta)!,
+                    Export = parsed.GetValue(export)!,
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitCodes.Ok;

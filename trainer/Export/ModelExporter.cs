@@ -17,10 +17,11 @@ public static class ModelExporter
     public static string ProducerVersion { get; } =
         typeof(ModelExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
-    /// <summary>Loads a full-model checkpoint (with its .json description) and exports it.</summary>
-    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite)
+    /// <summary>Loads a full-model checkpoint (with its .json description) and exports it; <paramref name="tta"/>, when given, replaces the description's.</summary>
+    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite, string? tta = null)
     {
         var info = CheckpointInfo.Load(checkpoint);
+        info = tta is null ? info : info with { Tta = tta };
         var backbone = Backbones.Describe(info.Backbone);
         using var model = new TransferModel(Backbones.Architecture(info.Backbone), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
         try
@@ -38,11 +39,33 @@ public static class ModelExporter
 
     /// <summary>
     /// image uint8 [N, H, W, 3] BGR -> Cast -> Transpose to NCHW -> backbone (normalisation inside) -> head ->
-    /// Softmax = probabilities [N, C]; the head's weights over the last feature maps = cam [N, C, h, w].
+    /// logits / temperature -> Softmax = probabilities [N, C]; the head's weights over the last feature maps = cam [N, C, h, w].
+    /// With <c>tta</c> = flip in <paramref name="metadata"/> the graph also runs the mirrored image and averages (see
+    /// <see cref="Export(IReadOnlyList{TransferModel}, ModelDescription, string, bool)"/>).
     /// Written to a temporary file beside <paramref name="output"/> and renamed, so no half file is ever left.
     /// </summary>
-    public static void Export(TransferModel model, ModelDescription metadata, string output, bool overwrite)
+    public static void Export(TransferModel model, ModelDescription metadata, string output, bool overwrite) => Export([model], metadata, output, overwrite);
+
+    /// <summary>
+    /// One graph for one model or an ensemble: probabilities are the mean over members (and, with test-time
+    /// augmentation, over the image and its mirror) of softmax(logits / temperature); cam is the mean of the members'
+    /// maps, the mirror's flipped back. Layers the members hold identically run once: the stem when every stem is the
+    /// same, a last stage shared by members whose last stages are the same.
+    /// </summary>
+    public static void Export(IReadOnlyList<TransferModel> members, ModelDescription metadata, string output, bool overwrite)
     {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (members.Count == 0)
+        {
+            throw new ArgumentException("An export needs at least one model.", nameof(members));
+        }
+
+        if (metadata.Tta is not (ModelContract.TtaModes.None or ModelContract.TtaModes.Flip))
+        {
+            throw new ExportException($"Unknown test-time augmentation '{metadata.Tta}': use {ModelContract.TtaModes.None} or {ModelContract.TtaModes.Flip}.");
+        }
+
         var full = Path.GetFullPath(output);
         if (File.Exists(full) && !overwrite)
         {
@@ -59,16 +82,57 @@ public static class ModelExporter
             throw new ExportException($"Cannot create the folder '{directory}' for the model: {e.Message}", e);
         }
 
-        model.eval();
+        foreach (var member in members)
+        {
+            member.eval();
+        }
+
         var classes = metadata.Labels.Count;
-        var (featureHeight, featureWidth) = FeatureMapSize(model.Backbone, metadata);
+        var flip = metadata.Tta == ModelContract.TtaModes.Flip;
+        var (featureHeight, featureWidth) = FeatureMapSize(members[0].Backbone, metadata);
         var graph = new OnnxGraphBuilder();
         graph.Input(ModelContract.InputName, TensorProto.Types.DataType.Uint8, "N", metadata.InputHeight, metadata.InputWidth, 3);
         var pixels = graph.Transpose(graph.Cast(ModelContract.InputName, TensorProto.Types.DataType.Float), 0, 3, 1, 2);  // [N, 3, H, W]
-        var features = graph.Module(model.Backbone, pixels);                                                           // [N, D, h, w]
-        var logits = graph.Module(model.Head, features);                                                               // [N, C]
-        graph.Output(graph.Softmax(logits, 1), ModelContract.ProbabilitiesName, TensorProto.Types.DataType.Float, "N", classes);
-        graph.Output(model.Head.ExportCam(graph, features), ModelContract.CamName, TensorProto.Types.DataType.Float, "N", classes, featureHeight, featureWidth);
+        if (flip)
+        {
+            // The image and its mirror as one batch [2N, 3, H, W]: the first N rows are the images, the next N their mirrors.
+            pixels = graph.Concat([pixels, graph.Gather(pixels, 3, Reversed(metadata.InputWidth))], 0);
+        }
+
+        var (probabilities, cams) = (new List<string>(), new List<string>());
+        foreach (var stemGroup in Group(members, (a, b) => SharedLayers.SameStem(a.Backbone, b.Backbone)))
+        {
+            var stem = stemGroup[0].Backbone.ExportStem(graph, pixels);
+            foreach (var stageGroup in Group(stemGroup, (a, b) => SharedLayers.SameLastStage(a.Backbone, b.Backbone)))
+            {
+                var features = graph.Module(stageGroup[0].Backbone.LastStage, stem);   // [B, D, h, w]
+                foreach (var member in stageGroup)
+                {
+                    var logits = graph.Module(member.Head, features);                   // [B, C]
+                    if (metadata.Temperature != 1)
+                    {
+                        using var temperature = tensor((float)metadata.Temperature);
+                        logits = graph.Node("Div", [logits, graph.Initializer("temperature", temperature)], "div");
+                    }
+
+                    probabilities.Add(graph.Softmax(logits, 1));
+                    cams.Add(member.Head.ExportCam(graph, features));                 // [B, C, h, w]
+                }
+            }
+        }
+
+        var probability = Mean(graph, probabilities);
+        var cam = Mean(graph, cams);
+        if (flip)
+        {
+            probability = graph.ReduceMean(graph.Reshape(probability, [2, -1, classes]), 0);   // [N, C]
+            var halves = graph.Reshape(cam, [2, -1, classes, featureHeight, featureWidth]);     // [2, N, C, h, w]
+            var mirrored = graph.Gather(graph.Gather(halves, 0, [1]), 4, Reversed(featureWidth));
+            cam = graph.ReduceMean(graph.Concat([graph.Gather(halves, 0, [0]), mirrored], 0), 0);   // [N, C, h, w]
+        }
+
+        graph.Output(probability, ModelContract.ProbabilitiesName, TensorProto.Types.DataType.Float, "N", classes);
+        graph.Output(cam, ModelContract.CamName, TensorProto.Types.DataType.Float, "N", classes, featureHeight, featureWidth);
 
         var proto = new ModelProto
         {
@@ -103,6 +167,41 @@ public static class ModelExporter
             throw new ExportException($"Cannot write '{path}': {e.Message}", e);
         }
     }
+
+    /// <summary>Members in groups of those <paramref name="same"/> says match the group's first, in member order.</summary>
+    private static List<List<TransferModel>> Group(IEnumerable<TransferModel> members, Func<TransferModel, TransferModel, bool> same)
+    {
+        var groups = new List<List<TransferModel>>();
+        foreach (var member in members)
+        {
+            var group = groups.FirstOrDefault(g => same(g[0], member));
+            if (group is null)
+            {
+                groups.Add([member]);
+            }
+            else
+            {
+                group.Add(member);
+            }
+        }
+
+        return groups;
+    }
+
+    /// <summary>The mean of same-shaped values (the value itself when there is one).</summary>
+    private static string Mean(OnnxGraphBuilder graph, List<string> values)
+    {
+        if (values.Count == 1)
+        {
+            return values[0];
+        }
+
+        using var share = tensor(1f / values.Count);
+        return graph.Mul(graph.Node("Sum", [.. values], "sum"), graph.Initializer("mean.share", share));
+    }
+
+    /// <summary>Indices size-1 .. 0: a Gather with them mirrors that axis.</summary>
+    private static long[] Reversed(long size) => [.. Enumerable.Range(0, (int)size).Select(i => size - 1 - i)];
 
     private static (long Height, long Width) FeatureMapSize(Backbone backbone, ModelDescription metadata)
     {

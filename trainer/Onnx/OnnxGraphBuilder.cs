@@ -64,6 +64,13 @@ public sealed class OnnxGraphBuilder
         IntsAttribute("pads", padding, padding, padding, padding),
         IntAttribute("count_include_pad", countIncludePad ? 1 : 0));
 
+    /// <summary>Reshape to <paramref name="shape"/> (-1: whatever is left).</summary>
+    public string Reshape(string input, long[] shape) => Node("Reshape", [input, Int64Initializer("shape", shape)], "reshape");
+
+    /// <summary>The mean over <paramref name="axis"/>, which goes.</summary>
+    public string ReduceMean(string input, long axis) =>
+        Node("ReduceMean", [input], "reducemean", IntsAttribute("axes", axis), IntAttribute("keepdims", 0));
+
     public string Softmax(string input, int axis) => Node("Softmax", [input], "softmax", IntAttribute("axis", axis));
 
     public string Flatten(string input, int axis) => Node("Flatten", [input], "flatten", IntAttribute("axis", axis));

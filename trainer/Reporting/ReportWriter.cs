@@ -47,6 +47,11 @@ public static partial class ReportWriter
         md.AppendLine("## Winner").AppendLine();
         md.AppendLine($"**{Cell(report.Winner)}**: {report.WinnerReason}").AppendLine();
 
+        if (report.Selection is { } selection)
+        {
+            Exported(md, selection);
+        }
+
         md.AppendLine("## Dataset").AppendLine();
         Table(md, ["Item", "Value"],
         [
@@ -117,6 +122,55 @@ public static partial class ReportWriter
         }
 
         return md.ToString();
+    }
+
+    /// <summary>The exported model, the rule that chose it, every candidate with its interval, and the temperature.</summary>
+    private static void Exported(StringBuilder md, SelectionReport selection)
+    {
+        string Interval(Interval i, Func<double, string> format) => $"[{format(i.Low)}, {format(i.High)}]";
+        static string Loss(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+        static string SignedLoss(double v) => v.ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture);
+
+        md.AppendLine("## Exported model").AppendLine();
+        md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta}**, temperature **{selection.Temperature.Applied.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
+        md.AppendLine(selection.Reason).AppendLine();
+        md.AppendLine($"Validation loss and accuracy of every candidate at temperature 1, with paired-bootstrap 95 % intervals ({selection.Resamples} resamples of the validation photos, the same for every candidate). Test-time augmentation \"flip\" averages the photo and its mirror.").AppendLine();
+        Table(md, ["Candidate", "TTA", "Val loss", "95 % interval", "Val accuracy", "95 % interval"],
+            selection.Candidates.Select(c => new[]
+            {
+                c.Name == selection.Exported && c.Tta == selection.Tta ? $"**{c.Name}**" : c.Name,
+                c.Tta,
+                Loss(c.Loss),
+                Interval(c.LossInterval, Loss),
+                Percent(c.Accuracy),
+                Interval(c.AccuracyInterval, Percent),
+            }));
+        var differences = new[] { selection.WinnerVsRunnerUp, selection.EnsembleVsWinner, selection.FlipVsNone }.OfType<BootstrapDifference>().ToList();
+        if (differences.Count > 0)
+        {
+            Table(md, ["Difference", "Val loss", "95 % interval", "Within noise", "Val accuracy", "95 % interval"],
+                differences.Select(d => new[]
+                {
+                    $"{d.First} - {d.Second}",
+                    SignedLoss(d.Loss),
+                    Interval(d.LossInterval, SignedLoss),
+                    d.LossWithinNoise ? "yes" : "no",
+                    Percent(d.Accuracy),
+                    Interval(d.AccuracyInterval, Percent),
+                }));
+        }
+
+        var fit = selection.Temperature;
+        md.AppendLine($"Temperature, fitted on the validation logits of the exported model (minimum log loss): T = {fit.Temperature.ToString("F3", CultureInfo.InvariantCulture)}. " +
+            (fit.Kept
+                ? "It lowers the cross-fitted loss too, so it is folded into the graph as softmax(logits / T)."
+                : "The cross-fitted loss is not lower than at T = 1 (the in-sample gain does not carry to photos it was not fitted on), so the graph keeps T = 1.")).AppendLine();
+        Table(md, ["Validation log loss", "Value"],
+        [
+            ["T = 1", Loss(fit.LossBefore)],
+            ["fitted T (in-sample)", Loss(fit.LossAfter)],
+            [$"2-fold cross-fitted (each half at the T of the other: {string.Join(", ", fit.FoldTemperatures.Select(t => t.ToString("F3", CultureInfo.InvariantCulture)))})", Loss(fit.CrossFittedLoss)],
+        ]);
     }
 
     private static void Table(StringBuilder md, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows)

@@ -45,4 +45,7 @@ public sealed record RunReport(
 {
     /// <summary>The exported model file run on the photos (calibration, highest-loss photos); null until it is.</summary>
     public ModelEvaluation? Evaluation { get; init; }
+
+    /// <summary>What was exported and why, with its validation figures; null in reports written before it existed.</summary>
+    public SelectionReport? Selection { get; init; }
 }

@@ -35,6 +35,12 @@ public sealed record RunRequest
 
     /// <summary>Also write model.int8.onnx, calibrated on training photos.</summary>
     public bool WriteInt8Model { get; init; }
+
+    /// <summary><c>--tta</c>: none, or flip (the exported graph also runs each image's mirror and averages).</summary>
+    public string Tta { get; init; } = ExportSelection.DefaultTta;
+
+    /// <summary><c>--export</c>: winner, ensemble or a strategy's name.</summary>
+    public string Export { get; init; } = ExportSelection.DefaultExport;
 }
 
 /// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
@@ -47,6 +53,7 @@ public static class TrainingRun
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         var plan = StrategyRegistry.Plan(request.Strategy);
+        ModelChoice.Check(request.Export, request.Tta, plan);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
         // runs/yyyyMMdd-HHmmss, or "... (2)" when that exists: an earlier run is never overwritten.
@@ -66,18 +73,18 @@ public static class TrainingRun
 
             var results = plan.Select(s => outcomes[s.Name].Result).ToList();
             var (winner, reason) = WinnerSelection.Choose(results);
+            var (selection, members) = ModelChoice.Choose([.. plan.Select(s => (s.Name, outcomes[s.Name]))], context, request.Tta, request.Export);
             var summary = new DatasetSummary(
                 Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
                 data.Split.ExplicitValidation, data.Skipped.Files);
-            var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds);
+            var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds) { Selection = selection };
             ReportWriter.Write(runDirectory, report);
             progress.Log($"Winner: {winner}. {reason}");
             progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
             var model = Path.Combine(runDirectory, ModelFile);
-            // The winner's model is still in memory with its best epoch's weights: the same file as exporting its checkpoint.
-            var best = outcomes[winner];
-            ModelExporter.Export(best.Model, best.Info, model, overwrite: false);
-            progress.Log($"Model: {model} (ONNX, {winner})");
+            // The chosen models are still in memory with their best epoch's weights: the same file as exporting a checkpoint.
+            var exported = ModelChoice.Export(selection, members, model);
+            progress.Log($"Model: {model} (ONNX, {exported.Strategy}, tta {exported.Tta}, temperature {exported.Temperature:F3})");
             // The report ends with what the shipped file itself does: calibration and the highest-loss photos.
             report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, data.Train, runDirectory, progress.Log) };
             ReportWriter.Write(runDirectory, report);

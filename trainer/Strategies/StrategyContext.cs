@@ -48,7 +48,8 @@ public sealed record StrategyContext(
         CheckpointInfo.Save(info, fit.Checkpoint);
         Progress.Log($"{strategy.Name}: best epoch {fit.BestEpoch}, validation loss {fit.Best.Loss:F4}, accuracy {fit.Best.Accuracy:P2}; {trainable:N0} trainable / {frozen:N0} frozen parameters; {seconds:F1} s.");
         var result = new StrategyResult(strategy.Name, fit.BestEpoch, fit.Best.Loss, fit.Best.Accuracy, metrics, fit.Epochs, phases, trainable, frozen, seconds, fit.Checkpoint, notes);
-        return new StrategyOutcome(result, model, info, trainedHead);
+        var predictions = new ValidationPredictions(fit.Best.Logits, Classes.Count, fit.Best.Truth, [.. fit.Best.Indices.Select(i => Validation.Paths[i])]);
+        return new StrategyOutcome(result, model, info, trainedHead) { Predictions = predictions };
     }
 }
 
@@ -68,6 +69,9 @@ public sealed class StrategyOutcome(StrategyResult result, TransferModel model, 
 
     /// <summary>A checkpoint of the head alone (features/best.pt), or null.</summary>
     public string? TrainedHead { get; } = trainedHead;
+
+    /// <summary>The best epoch's logits on every validation photo (plain images, no test-time augmentation).</summary>
+    public required ValidationPredictions Predictions { get; init; }
 
     public void Dispose() => Model.Dispose();
 }

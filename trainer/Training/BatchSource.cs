@@ -3,8 +3,14 @@ using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Training;
 
-/// <summary>One step's input [B, ...] and labels [B]; <see cref="Attempted"/> counts the order's items it covered.</summary>
-public sealed record Batch(Tensor Input, Tensor Labels, int Count, int Attempted);
+/// <summary>
+/// One step's input [B, ...] and labels [B]; <see cref="Indices"/> are the source's indices of its B items (a photo that
+/// could not be read is not among them), <see cref="Attempted"/> counts the order's items it covered.
+/// </summary>
+public sealed record Batch(Tensor Input, Tensor Labels, int[] Indices, int Attempted)
+{
+    public int Count => Indices.Length;
+}
 
 /// <summary>Inputs and labels, a pass at a time: streamed photos for strategies that run the backbone, cached vectors for the head alone.</summary>
 public interface IBatchSource
@@ -45,7 +51,7 @@ public sealed class ImageBatchSource(ImageSet images, Device device, Random rand
             var labels = Batches.Labels(images.Labels, decoded.Indices, device);
             try
             {
-                yield return new Batch(input, labels, decoded.Count, decoded.Attempted);
+                yield return new Batch(input, labels, decoded.Indices, decoded.Attempted);
             }
             finally
             {
@@ -66,12 +72,14 @@ public sealed class FeatureBatchSource(Tensor features, int[] labels) : IBatchSo
         for (var start = 0; start < order.Count; start += batchSize)
         {
             var count = Math.Min(batchSize, order.Count - start);
+            var items = new int[count];
             var indices = new long[count];
             var batchLabels = new long[count];
             for (var i = 0; i < count; i++)
             {
-                indices[i] = order[start + i];
-                batchLabels[i] = labels[order[start + i]];
+                items[i] = order[start + i];
+                indices[i] = items[i];
+                batchLabels[i] = labels[items[i]];
             }
 
             Tensor input, target;
@@ -83,7 +91,7 @@ public sealed class FeatureBatchSource(Tensor features, int[] labels) : IBatchSo
 
             try
             {
-                yield return new Batch(input, target, count, count);
+                yield return new Batch(input, target, items, count);
             }
             finally
             {

@@ -40,7 +40,9 @@ public sealed record FitRequest
     public string Unit { get; init; } = "img";
 }
 
-public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds);
+/// <param name="Logits">Every photo's logits, [Count, classes] row-major: what the run measures test-time augmentation, temperature and ensembles on.</param>
+/// <param name="Indices">The source's index of each photo evaluated, in the order of the other arrays (a photo unreadable mid-run is left out).</param>
+public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds, float[] Logits, int[] Indices);
 
 public sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
 
@@ -122,23 +124,27 @@ public static class Fitter
         module.eval();
         using var noGrad = no_grad();
         using var task = progress.Start(description, source.Count, unit);
+        var evaluated = new List<int>(source.Count);
         var truth = new List<int>(source.Count);
         var predicted = new List<int>(source.Count);
+        var rows = new List<float>();
         double lossSum = 0;
         foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], batchSize, augment: false))
         {
             using var scope = NewDisposeScope();
             var logits = forward(batch.Input);
+            rows.AddRange(logits.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray());
             lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
             predicted.AddRange(logits.argmax(1).cpu().data<long>().ToArray().Select(p => (int)p));
             truth.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(t => (int)t));
+            evaluated.AddRange(batch.Indices);
             task.Advance(batch.Attempted);
         }
 
-        // A photo that could no longer be read is in neither list: the figures are over the photos evaluated.
+        // A photo that could no longer be read is in none of the lists: the figures are over the photos evaluated.
         var count = Math.Max(1, truth.Count);
         var correct = truth.Zip(predicted).Count(p => p.First == p.Second);
-        return new EvaluationResult(lossSum / count, (double)correct / count, [.. truth], [.. predicted], truth.Count, clock.Elapsed.TotalSeconds);
+        return new EvaluationResult(lossSum / count, (double)correct / count, [.. truth], [.. predicted], truth.Count, clock.Elapsed.TotalSeconds, [.. rows], [.. evaluated]);
     }
 
     private static (double Loss, double Accuracy) TrainEpoch(FitRequest request, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler scheduler, Random random, int batchSize, int epoch, IProgressReporter progress)

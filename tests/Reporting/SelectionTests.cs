@@ -1,0 +1,145 @@
+using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Strategies;
+
+namespace DogsVsCats.Vision.Tests.Reporting;
+
+/// <summary>The paired bootstrap, the temperature fit and the export rule, on synthetic per-photo figures.</summary>
+[Trait("Category", "Fast")]
+public sealed class SelectionTests
+{
+    private const int Photos = 600;
+
+    [Fact]
+    public void Bootstrap_ClearDifference_IsOutsideNoise()
+    {
+        var random = new Random(1);
+        var a = Losses(random, 0.03);
+        var b = a.Select(l => l + 0.02 + (0.005 * random.NextDouble())).ToArray();   // b is worse on every photo
+        var bootstrap = new PairedBootstrap([Scores("a", a), Scores("b", b)]);
+
+        var difference = bootstrap.Difference("a", "b");
+
+        Assert.False(difference.LossWithinNoise);
+        Assert.True(difference.LossInterval.High < 0, $"interval [{difference.LossInterval.Low}, {difference.LossInterval.High}]");
+        Assert.Equal(a.Average() - b.Average(), difference.Loss, 12);
+    }
+
+    [Fact]
+    public void Bootstrap_IdenticalCandidates_AreWithinNoise()
+    {
+        var a = Losses(new Random(2), 0.03);
+        var bootstrap = new PairedBootstrap([Scores("a", a), Scores("b", [.. a])]);
+
+        var difference = bootstrap.Difference("a", "b");
+
+        Assert.True(difference.LossWithinNoise);
+        Assert.Equal(new Interval(0, 0), difference.LossInterval);
+    }
+
+    [Fact]
+    public void Bootstrap_Interval_HoldsThePointEstimateAndIsSeeded()
+    {
+        var a = Losses(new Random(3), 0.03);
+        var first = new PairedBootstrap([Scores("a", a)], seed: 7).Row("a");
+        var again = new PairedBootstrap([Scores("a", a)], seed: 7).Row("a");
+
+        Assert.True(first.LossInterval.Contains(first.Loss));
+        Assert.True(first.LossInterval.High - first.LossInterval.Low > 0.001, "a 600-photo log loss has a visible interval");
+        Assert.Equal(first, again);
+    }
+
+    [Fact]
+    public void Temperature_OverconfidentLogits_FitsAboveOneAndLowersLoss()
+    {
+        var calibrated = Predictions(new Random(4), scale: 1);
+        var overconfident = new ValidationPredictions([.. calibrated.Logits.Select(l => l * 4)], 2, calibrated.Truth, calibrated.Paths);
+
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", ModelContract.TtaModes.None, [overconfident]));
+
+        Assert.InRange(fit.Temperature, 2.5, 6);
+        Assert.True(fit.LossAfter < fit.LossBefore - 0.05, $"loss {fit.LossBefore} -> {fit.LossAfter}");
+        Assert.True(fit.CrossFittedLoss < fit.LossBefore, $"cross-fitted {fit.CrossFittedLoss} vs {fit.LossBefore}");
+    }
+
+    [Fact]
+    public void Temperature_EveryPhotoRight_RunsToTheRangesEndAndIsNotKept()
+    {
+        var truth = Enumerable.Range(0, Photos).Select(i => i % 2).ToArray();
+        var logits = truth.SelectMany(t => t == 0 ? new[] { 1f, -1f } : [-1f, 1f]).ToArray();
+        var separated = new ValidationPredictions(logits, 2, truth, [.. truth.Select((_, i) => $"photo{i}.jpg")]);
+
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", ModelContract.TtaModes.None, [separated]));
+
+        Assert.True(fit.Temperature < TemperatureScaling.MinTemperature * 1.01, $"T = {fit.Temperature}");
+        Assert.True(fit.CrossFittedLoss < fit.LossBefore);
+        Assert.False(fit.Kept);
+        Assert.Equal(1, fit.Applied);
+    }
+
+    [Fact]
+    public void Choose_Ensemble_AveragesEveryStrategyAndFlip()
+    {
+        var random = new Random(5);
+        var plain = new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) };
+        var mirrored = new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) };
+
+        var (report, chosen) = ExportSelection.Choose(plain, mirrored, ModelContract.TtaModes.Flip, ExportSelection.Ensemble);
+
+        Assert.Equal(ExportSelection.Ensemble, report.Exported);
+        Assert.Equal(["frozen", "features"], report.Members);
+        Assert.Equal(4, chosen.Views.Count);
+        Assert.Equal(6, report.Candidates.Count);   // 2 strategies + ensemble, with and without the mirror
+        Assert.NotNull(report.EnsembleVsWinner);
+        Assert.Equal(("ensemble (flip)", "ensemble (none)"), (report.FlipVsNone!.First, report.FlipVsNone.Second));
+    }
+
+    [Fact]
+    public void Choose_Winner_IsTheLowestLossUnderTheExportsTta()
+    {
+        var random = new Random(6);
+        var good = Predictions(random, 1);
+        var bad = new ValidationPredictions([.. good.Logits.Select(l => -l)], 2, good.Truth, good.Paths);   // every answer flipped
+        var plain = new Dictionary<string, ValidationPredictions> { ["frozen"] = bad, ["features"] = good };
+
+        var (report, chosen) = ExportSelection.Choose(plain, null, ModelContract.TtaModes.None, ExportSelection.Winner);
+
+        Assert.Equal("features", report.Exported);
+        Assert.Same(good, Assert.Single(chosen.Views));
+        Assert.False(report.WinnerVsRunnerUp!.LossWithinNoise);
+        Assert.Throws<ArgumentException>(() => ExportSelection.Choose(plain, null, ModelContract.TtaModes.None, "finetune"));
+    }
+
+    [Fact]
+    public void Check_ExportOfAStrategyNotInThePlan_FailsBeforeTrainingNamingTheChoices()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ModelChoice.Check("frozen", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("features")));
+
+        Assert.Contains("winner, ensemble, features", error.Message, StringComparison.Ordinal);
+        ModelChoice.Check("features", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("finetune"));   // finetune runs features first
+        Assert.Throws<ArgumentException>(() => ModelChoice.Check(ExportSelection.Winner, "rotate", StrategyRegistry.Plan("all")));
+    }
+
+    private static double[] Losses(Random random, double mean) => [.. Enumerable.Range(0, Photos).Select(_ => -mean * Math.Log(1 - random.NextDouble()))];
+
+    private static PerPhotoScores Scores(string name, double[] losses) => new(name, losses, [.. losses.Select(l => l < Math.Log(2) ? 1.0 : 0.0)]);
+
+    /// <summary>Two-class logits drawn so that p(truth) = sigmoid(margin) is calibrated at <paramref name="scale"/> = 1.</summary>
+    private static ValidationPredictions Predictions(Random random, double scale)
+    {
+        var truth = Enumerable.Range(0, Photos).Select(i => i % 2).ToArray();
+        var logits = new float[Photos * 2];
+        for (var i = 0; i < Photos; i++)
+        {
+            var margin = 2 + (1.5 * Normal(random));
+            var right = 1 / (1 + Math.Exp(-margin)) > random.NextDouble();   // right with the probability the margin claims
+            logits[(i * 2) + truth[i]] = (float)(scale * (right ? margin : -margin) / 2);
+            logits[(i * 2) + (1 - truth[i])] = (float)(-scale * (right ? margin : -margin) / 2);
+        }
+
+        return new ValidationPredictions(logits, 2, truth, [.. Enumerable.Range(0, Photos).Select(i => $"photo{i}.jpg")]);
+    }
+
+    private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+}

@@ -1,0 +1,144 @@
+using DogsVsCats.Vision.Shared;
+
+namespace DogsVsCats.Vision.Trainer.Reporting;
+
+/// <summary>One candidate's validation figures with their paired-bootstrap 95 % intervals.</summary>
+public sealed record CandidateFigures(string Name, string Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
+
+/// <summary>
+/// What was exported and why, with the figures behind it: every strategy and the ensemble, with and without the
+/// mirrored pass; the winner against the runner-up; the temperature. Small: no per-photo arrays.
+/// </summary>
+public sealed record SelectionReport(
+    IReadOnlyList<CandidateFigures> Candidates,
+    string Tta,
+    string Export,
+    string Exported,
+    IReadOnlyList<string> Members,
+    string Rule,
+    string Reason,
+    BootstrapDifference? WinnerVsRunnerUp,
+    BootstrapDifference? EnsembleVsWinner,
+    BootstrapDifference? FlipVsNone,
+    TemperatureFit Temperature,
+    int Resamples);
+
+/// <summary>
+/// Chooses what <c>trainer train</c> exports from the strategies' validation predictions, and measures it honestly:
+/// paired bootstrap intervals for every candidate, the winner against the runner-up, and one temperature fitted on
+/// the exported candidate (in-sample and 2-fold cross-fitted).
+/// </summary>
+public static class ExportSelection
+{
+    /// <summary><c>--export</c>: the single strategy with the lowest validation loss.</summary>
+    public const string Winner = "winner";
+
+    /// <summary><c>--export</c>: the mean of every trained strategy's probabilities, one graph.</summary>
+    public const string Ensemble = "ensemble";
+
+    /// <summary>What <c>--export</c> does by default (see README, "Which model is exported").</summary>
+    public const string DefaultExport = Ensemble;
+
+    public const string DefaultTta = ModelContract.TtaModes.Flip;
+
+    public static IReadOnlyList<string> TtaChoices { get; } = [ModelContract.TtaModes.None, ModelContract.TtaModes.Flip];
+
+    /// <param name="plain">Each strategy's validation predictions on the photos as they are, in plan order.</param>
+    /// <param name="mirrored">The same on the mirrored photos; null when not measured.</param>
+    /// <param name="tta">The test-time augmentation the export uses.</param>
+    /// <param name="export">winner, ensemble or a strategy's name.</param>
+    public static (SelectionReport Report, PredictionCandidate Chosen) Choose(
+        IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, string tta, string export, int seed = 42)
+    {
+        ArgumentNullException.ThrowIfNull(plain);
+        if (plain.Count == 0)
+        {
+            throw new ArgumentException("There are no strategies to choose from.", nameof(plain));
+        }
+
+        var flip = tta == ModelContract.TtaModes.Flip;
+        if (flip && mirrored is null)
+        {
+            throw new ArgumentException("Test-time augmentation 'flip' needs the mirrored validation predictions.", nameof(mirrored));
+        }
+
+        var names = plain.Keys.ToList();
+        IReadOnlyList<ValidationPredictions> Views(string name, bool withMirror) => withMirror ? [plain[name], mirrored![name]] : [plain[name]];
+        var candidates = new List<PredictionCandidate>();
+        foreach (var mode in mirrored is null ? [false] : new[] { false, true })
+        {
+            var modeName = mode ? ModelContract.TtaModes.Flip : ModelContract.TtaModes.None;
+            candidates.AddRange(names.Select(n => new PredictionCandidate(n, modeName, Views(n, mode))));
+            if (names.Count > 1)
+            {
+                candidates.Add(new PredictionCandidate(Ensemble, modeName, [.. names.SelectMany(n => Views(n, mode))]));
+            }
+        }
+
+        static string Key(PredictionCandidate c) => $"{c.Name} ({c.Tta})";
+        var bootstrap = new PairedBootstrap([.. candidates.Select(c => new PerPhotoScores(Key(c), c.Losses(), c.Correct()))], seed: seed);
+        CandidateFigures Figures(PredictionCandidate c)
+        {
+            var row = bootstrap.Row(Key(c));
+            return new CandidateFigures(c.Name, c.Tta, row.Loss, row.LossInterval, row.Accuracy, row.AccuracyInterval);
+        }
+
+        var figures = candidates.Select(Figures).ToList();
+
+        // The single strategies under the export's test-time augmentation, best first (a NaN loss sorts last).
+        var ranked = candidates.Where(c => c.Tta == tta && c.Name != Ensemble)
+            .Select(c => (Candidate: c, Figures: figures.Single(f => f.Name == c.Name && f.Tta == tta)))
+            .OrderBy(x => double.IsNaN(x.Figures.Loss) ? double.PositiveInfinity : x.Figures.Loss).ThenByDescending(x => x.Figures.Accuracy).ToList();
+        var winner = ranked[0];
+        var winnerVsRunnerUp = ranked.Count > 1 ? bootstrap.Difference(Key(winner.Candidate), Key(ranked[1].Candidate)) : null;
+        var ensemble = candidates.FirstOrDefault(c => c.Name == Ensemble && c.Tta == tta);
+        var ensembleVsWinner = ensemble is null ? null : bootstrap.Difference(Key(ensemble), Key(winner.Candidate));
+
+        PredictionCandidate chosen;
+        string rule;
+        if (export == Winner || (export == Ensemble && ensemble is null))
+        {
+            chosen = winner.Candidate;
+            rule = export == Winner
+                ? "--export winner: the single strategy with the lowest validation loss."
+                : "--export ensemble with one strategy trained: that strategy.";
+        }
+        else if (export == Ensemble)
+        {
+            chosen = ensemble!;
+            rule = "--export ensemble: the mean of every trained strategy's probabilities, one graph.";
+        }
+        else
+        {
+            chosen = candidates.SingleOrDefault(c => c.Name == export && c.Tta == tta)
+                ?? throw new ArgumentException($"--export {export}: that strategy was not trained in this run (trained: {string.Join(", ", names)}).", nameof(export));
+            rule = $"--export {export}: that strategy, as asked.";
+        }
+
+        // What the mirrored pass did to the exported candidate, on the same resamples.
+        var flipVsNone = mirrored is null ? null : bootstrap.Difference($"{chosen.Name} ({ModelContract.TtaModes.Flip})", $"{chosen.Name} ({ModelContract.TtaModes.None})");
+        var temperature = TemperatureScaling.Fit(chosen, seed);
+        var reason = Reason(winner.Figures, ranked.Count > 1 ? ranked[1].Figures : null, winnerVsRunnerUp, ensembleVsWinner);
+        var members = chosen.Name == Ensemble ? names : [chosen.Name];
+        var report = new SelectionReport(figures, tta, export, chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
+        return (report, chosen);
+    }
+
+    private static string Reason(CandidateFigures winner, CandidateFigures? runnerUp, BootstrapDifference? difference, BootstrapDifference? ensemble)
+    {
+        var text = $"Lowest single-strategy validation loss: {winner.Name}, {winner.Loss:F4}.";
+        if (runnerUp is not null && difference is not null)
+        {
+            text += difference.LossWithinNoise
+                ? $" It is within noise of the runner-up {runnerUp.Name} ({runnerUp.Loss:F4}): the 95 % interval of the difference, [{difference.LossInterval.Low:F4}, {difference.LossInterval.High:F4}], holds 0."
+                : $" It beats the runner-up {runnerUp.Name} ({runnerUp.Loss:F4}) beyond noise: the 95 % interval of the difference is [{difference.LossInterval.Low:F4}, {difference.LossInterval.High:F4}].";
+        }
+
+        if (ensemble is not null)
+        {
+            text += $" The ensemble minus the winner: loss {ensemble.Loss:+0.0000;-0.0000;0}, 95 % interval [{ensemble.LossInterval.Low:F4}, {ensemble.LossInterval.High:F4}]{(ensemble.LossWithinNoise ? ", within noise" : ensemble.Loss < 0 ? ", lower beyond noise" : ", higher beyond noise")}.";
+        }
+
+        return text;
+    }
+}
