@@ -116,6 +116,8 @@ public static class ScaleBenchmark
             Path.Combine(AppContext.BaseDirectory, "trainer.dll"), "train", "--data", data, "--strategy", strategy, "--epochs", "1",
             "--cache-dir", Path.Combine(root, $"cache-{count}-{strategy}"), "--out", runs,
             "--decode-threads", decodeThreads.ToString(CultureInfo.InvariantCulture),
+            // The training is measured: no mirrored validation pass, no scoring of the exported file afterwards.
+            "--tta", "none", "--export", "winner", "--report-photos", "none",
         ];
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)

@@ -133,4 +133,23 @@ public sealed class ModelEvaluationTests(SmallRunFixture run)
         Assert.Contains("| Measure | Before temperature | After (the file) |", md, StringComparison.Ordinal);
         Assert.Contains("divided by the temperature 2 ", md, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Evaluate_ValidationOnly_WritesNoTrainingListAndSaysSo()
+    {
+        var directory = Path.Combine(run.Directory, "validation-only-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var data = TrainingRun.Load(run.Request("features", "validation-only"), new QuietProgress());
+        var log = new List<string>();
+
+        var evaluation = ModelEvaluator.Evaluate(Path.Combine(run.RunDirectory, TrainingRun.ModelFile), data.Validation, train: null, directory, log.Add);
+
+        Assert.Null(evaluation.TrainHighLoss);
+        Assert.Equal(data.Validation.Count, evaluation.ValidationMistakes.Photos);
+        Assert.True(File.Exists(Path.Combine(directory, ModelEvaluator.MistakesName + ".csv")));
+        Assert.False(File.Exists(Path.Combine(directory, ModelEvaluator.TrainHighLossName + ".csv")));
+        Assert.DoesNotContain(log, line => line.Contains("training photos in", StringComparison.Ordinal));
+        ReportWriter.Write(directory, run.Report with { Evaluation = evaluation });
+        Assert.Contains("Training photos were not scored (`--report-photos validation`)", File.ReadAllText(Path.Combine(directory, ReportWriter.MarkdownFile)), StringComparison.Ordinal);
+    }
 }

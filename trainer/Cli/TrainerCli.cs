@@ -125,10 +125,16 @@ public static class TrainerCli
         tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
         var export = new Option<string>("--export") { Description = "What model.onnx holds: ensemble (the mean of every trained strategy, one graph), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
         export.AcceptOnlyFromAmong([ExportSelection.Winner, ExportSelection.Ensemble, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
+        var reportPhotos = new Option<string>("--report-photos")
+        {
+            Description = "Photos the exported model.onnx is scored on for the report: all (validation: calibration, reliability.png, mistakes; training: train_high_loss, possible label errors, one more pass over the training photos), validation, or none.",
+            DefaultValueFactory = _ => "all",
+        };
+        reportPhotos.AcceptOnlyFromAmong([.. Enum.GetNames<ReportPhotos>().Select(n => n.ToLowerInvariant())]);
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export,
+            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
         };
         command.SetAction(parsed =>
         {
@@ -176,6 +182,7 @@ public static class TrainerCli
                     WriteInt8Model = parsed.GetValue(int8),
                     Tta = parsed.GetValue(tta)!,
                     Export = parsed.GetValue(export)!,
+                    ReportPhotos = Enum.Parse<ReportPhotos>(parsed.GetValue(reportPhotos)!, ignoreCase: true),
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitCodes.Ok;

@@ -13,7 +13,7 @@ public sealed record ModelEvaluation(
     CalibrationFigures? Untempered,
     string ReliabilityDiagram,
     LossList ValidationMistakes,
-    LossList TrainHighLoss,
+    LossList? TrainHighLoss,
     IReadOnlyList<PhaseTiming> Passes,
     IReadOnlyList<string> Unreadable);
 
@@ -25,13 +25,12 @@ public static class ModelEvaluator
     public const string TrainHighLossName = "train_high_loss";
 
     /// <summary>
-    /// Scores <paramref name="validation"/> and <paramref name="train"/> with <paramref name="modelPath"/> (one ONNX
+    /// Scores <paramref name="validation"/> and <paramref name="train"/> (when not null) with <paramref name="modelPath"/> (one ONNX
     /// Runtime session) and writes reliability.png, mistakes.png/.csv and train_high_loss.png/.csv into <paramref name="runDirectory"/>.
     /// </summary>
-    public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet train, string runDirectory, Action<string> log)
+    public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet? train, string runDirectory, Action<string> log)
     {
         ArgumentNullException.ThrowIfNull(validation);
-        ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(log);
         using var model = new ModelScorer(modelPath);
 
@@ -49,21 +48,35 @@ public static class ModelEvaluator
             : $"Calibration (validation, no temperature): NLL {calibrated.LogLoss:F4}, ECE {calibrated.ExpectedCalibrationError:F4}; {calibrated.FractionBelowMinConfidence:P1} below {calibrated.MinConfidence:G2}.");
         var mistakes = LossGallery.Write(runDirectory, MistakesName, "validation", $"Validation photos with the highest loss ({validationScores.Photos.Count(p => !p.Correct)} wrong of {validationScores.Photos.Count})", validationScores, model);
 
-        // The training photos cost ~4 times the validation pass (2,400 photos: ~1 minute on 2 CPU cores); said in the log.
-        log($"Scoring {train.Count} training photos for the high-loss list (possible label errors)...");
-        var trainScores = model.Score(train.Paths, train.Labels);
-        log($"Scored {trainScores.Photos.Count} training photos in {trainScores.Seconds:F1} s ({Rate(trainScores)}).");
-        var highLoss = LossGallery.Write(runDirectory, TrainHighLossName, "training", "Training photos with the highest loss: possible label errors", trainScores, model);
+        if (train is null)
+        {
+            log("Training photos not scored (--report-photos validation): no list of possible label errors.");
+        }
 
-        foreach (var path in validationScores.Unreadable.Concat(trainScores.Unreadable))
+        // The training photos cost ~4 times the validation pass (2,400 photos: ~1 minute on 2 CPU cores); said in the log.
+        var trainScores = train is null ? null : ScoreTrain(model, train, log);
+        var highLoss = trainScores is null
+            ? null
+            : LossGallery.Write(runDirectory, TrainHighLossName, "training", "Training photos with the highest loss: possible label errors", trainScores, model);
+
+        var trainUnreadable = trainScores?.Unreadable ?? [];
+        foreach (var path in validationScores.Unreadable.Concat(trainUnreadable))
         {
             log($"warning: {path} could not be read again for the evaluation; it is left out.");
         }
 
         return new ModelEvaluation(
             Path.GetFileName(modelPath), model.Temperature, calibrated, untempered, ReliabilityFile, mistakes, highLoss,
-            [new PhaseTiming("score validation", validationScores.Seconds, validationScores.Photos.Count), new PhaseTiming("score train", trainScores.Seconds, trainScores.Photos.Count)],
-            [.. validationScores.Unreadable, .. trainScores.Unreadable]);
+            [new PhaseTiming("score validation", validationScores.Seconds, validationScores.Photos.Count), .. trainScores is null ? Array.Empty<PhaseTiming>() : [new PhaseTiming("score train", trainScores.Seconds, trainScores.Photos.Count)]],
+            [.. validationScores.Unreadable, .. trainUnreadable]);
+
+        static ScoredSet ScoreTrain(ModelScorer model, ImageSet train, Action<string> log)
+        {
+            log($"Scoring {train.Count} training photos for the high-loss list (possible label errors; --report-photos validation skips it)...");
+            var scores = model.Score(train.Paths, train.Labels);
+            log($"Scored {scores.Photos.Count} training photos in {scores.Seconds:F1} s ({Rate(scores)}).");
+            return scores;
+        }
 
         static string Rate(ScoredSet set) => $"{set.Photos.Count / Math.Max(1e-9, set.Seconds):F0} img/s";
     }

@@ -36,6 +36,12 @@ public static partial class ReportWriter
 
         md.AppendLine("## Mistakes").AppendLine();
         LossSection(md, evaluation.ValidationMistakes, "Validation photos with the highest loss, highest first: the region the model sees, then the same with the class activation map of the predicted class over it.");
+        if (evaluation.TrainHighLoss is null)
+        {
+            md.AppendLine("Training photos were not scored (`--report-photos validation`).").AppendLine();
+            return;
+        }
+
         LossSection(md, evaluation.TrainHighLoss, "Training photos with the highest loss: **possible label errors** (the Kaggle set has a few mislabelled photos). Look at them before trusting the training labels.");
         md.AppendLine("Time to score the photos with the model file: " +
             string.Join("; ", evaluation.Passes.Select(p => $"{p.Phase} {p.Images} photos in {Seconds(p.Seconds)} ({p.ImagesPerSecond.ToString("F1", CultureInfo.InvariantCulture)}/s)")) + ".");

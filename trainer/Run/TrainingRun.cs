@@ -41,6 +41,22 @@ public sealed record RunRequest
 
     /// <summary><c>--export</c>: winner, ensemble or a strategy's name.</summary>
     public string Export { get; init; } = ExportSelection.DefaultExport;
+
+    /// <summary><c>--report-photos</c>: which photos the exported file is scored on for the report.</summary>
+    public ReportPhotos ReportPhotos { get; init; } = ReportPhotos.All;
+}
+
+/// <summary>Which photos the exported model file is scored on after the run (calibration, galleries of mistakes).</summary>
+public enum ReportPhotos
+{
+    /// <summary>Validation (calibration, mistakes) and training (possible label errors): one more pass over the training photos.</summary>
+    All,
+
+    /// <summary>Validation only: calibration and mistakes, no list of possible label errors.</summary>
+    Validation,
+
+    /// <summary>Neither: no calibration figures, reliability diagram or galleries.</summary>
+    None,
 }
 
 /// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
@@ -86,8 +102,12 @@ public static class TrainingRun
             var exported = ModelChoice.Export(selection, members, model);
             progress.Log($"Model: {model} (ONNX, {exported.Strategy}, tta {exported.Tta}, temperature {exported.Temperature:F3})");
             // The report ends with what the shipped file itself does: calibration and the highest-loss photos.
-            report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, data.Train, runDirectory, progress.Log) };
-            ReportWriter.Write(runDirectory, report);
+            if (request.ReportPhotos != ReportPhotos.None)
+            {
+                var train = request.ReportPhotos == ReportPhotos.All ? data.Train : null;
+                report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, train, runDirectory, progress.Log) };
+                ReportWriter.Write(runDirectory, report);
+            }
             if (request.WriteInt8Model)
             {
                 var int8 = Int8Quantizer.Int8Path(model);
