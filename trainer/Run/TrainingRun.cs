@@ -118,7 +118,7 @@ public static class TrainingRun
     private static ImageSet Decode(IReadOnlyList<LabeledFile> files, string name, List<SkippedFile> skipped, RunRequest request, IProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
-        var input = Backbones.Describe(request.Backbone.Name);
+        var input = request.Backbone.Info;
         using var task = progress.Start($"decode {name}", files.Count, "img");
         var set = ImageLoader.Load(
             files, input.InputWidth, input.InputHeight, skipped, s => progress.Log($"warning: skipped {s.Path}: {s.Reason}"),
