@@ -94,7 +94,7 @@ public static class TrainerCli
         {
             Description = "torchvision state_dict for resnet50 or inception_v3: a .pth saved by torch.save(model.state_dict(), ...) or a .safetensors file. Its ImageNet classifier (fc, AuxLogits) is ignored.",
         };
-        var imageSize = new Option<int?>("--image-size") { Description = "Square input size in pixels for training, evaluation and the exported model (the backbones are fully convolutional) [default: the backbone's own, 224 or 299 for inception_v3]." };
+        var imageSize = new Option<int?>("--image-size") { Description = $"Square input size in pixels for training, evaluation and the exported model (the backbones are fully convolutional; cost grows with its square) [default: {string.Join(", ", Backbones.Names.Select(n => $"{n} {Backbones.DefaultImageSize(n)}"))}]." };
         var unfreeze = new Option<string?>("--unfreeze") { Description = "finetune: the whole blocks that train, comma-separated (resnets: layer1..layer4; inception_v3: Mixed_5b..Mixed_7c); everything below the lowest stays frozen [default: the last stage]." };
         var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong([.. Enum.GetNames<DeviceRequest>().Select(n => n.ToLowerInvariant())]);
@@ -146,7 +146,7 @@ public static class TrainerCli
                     throw new ArgumentException("--epochs must be at least 1.");
                 }
 
-                var spec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights), parsed.GetValue(imageSize));   // checked, weights loaded, before any photo is decoded
+                var spec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights), parsed.GetValue(imageSize) ?? Backbones.DefaultImageSize(parsed.GetValue(backbone)!));   // checked, weights loaded, before any photo is decoded
                 IReadOnlyList<string>? blocks = parsed.GetValue(unfreeze) is { } list
                     ? [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
                     : null;

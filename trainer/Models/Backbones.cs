@@ -27,13 +27,15 @@ public sealed record BackboneSpec(string Name, string? WeightsPath = null, int? 
 /// <param name="NeedsWeightsFile">True when the user brings the weights with --weights.</param>
 /// <param name="LoadWeights">Loads the pretrained weights into a new <see cref="Architecture"/> (the spec's weights file, if any).</param>
 /// <param name="WeightFiles">Files whose bytes define the pretrained weights (part of the feature-cache key).</param>
+/// <param name="TrainingSize">The square input a run uses when <c>--image-size</c> is not given, where measured better than the network's own; null: its own.</param>
 public sealed record BackboneEntry(
     BackboneInfo Info,
     string ReferenceNetwork,
     Func<int, Backbone> Architecture,
     bool NeedsWeightsFile,
     Action<Backbone, BackboneSpec> LoadWeights,
-    Func<BackboneSpec, IReadOnlyList<string>> WeightFiles)
+    Func<BackboneSpec, IReadOnlyList<string>> WeightFiles,
+    int? TrainingSize = null)
 {
     public string Name => Info.Name;
 }
@@ -49,7 +51,9 @@ public static class Backbones
             size => new CntkResNet18(size),
             NeedsWeightsFile: false,
             (backbone, _) => ((CntkResNet18)backbone).LoadOnnxWeights(ResNet18OnnxPath, ResNet18PreprocessOnnxPath),
-            _ => [ResNet18OnnxPath, ResNet18PreprocessOnnxPath]),
+            _ => [ResNet18OnnxPath, ResNet18PreprocessOnnxPath],
+            // README, 'Input resolution': features at 256 px reached validation loss 0.0240 against 0.0321 at 224 px.
+            TrainingSize: 256),
         Torchvision(TorchvisionResNet50.Description, "torchvision.models.resnet50", size => new TorchvisionResNet50(size)),
         Torchvision(TorchvisionInceptionV3.Description, "torchvision.models.inception_v3", size => new TorchvisionInceptionV3(size)),
     ];
@@ -71,6 +75,9 @@ public static class Backbones
         ?? throw new ArgumentException($"Unknown backbone '{name}'. Choose one of: {string.Join(", ", Names)}.", nameof(name));
 
     public static BackboneInfo Describe(string name) => Find(name).Info;
+
+    /// <summary>The <c>--image-size</c> a run of <paramref name="name"/> uses by default.</summary>
+    public static int DefaultImageSize(string name) => Find(name) is var entry && entry.TrainingSize is { } size ? size : entry.Info.InputWidth;
 
     /// <summary>True for backbones whose weights the user brings with --weights.</summary>
     public static bool NeedsWeightsFile(string name) => Find(name).NeedsWeightsFile;
