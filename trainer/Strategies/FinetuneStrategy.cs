@@ -56,6 +56,8 @@ public sealed class FinetuneStrategy : Strategy
             var trainable = Unfreeze(backbone, unfrozen);
             var names = string.Join(", ", unfrozen);
             notes.Add($"Unfrozen: {names} (whole blocks); every BatchNorm keeps its ImageNet statistics (those of {names} train their scale and shift only); the layers below run by {stem.Engine}.");
+            var schedule = new LearningRateSchedule(settings.FinetuneSchedule, settings.Decay, settings.WarmupEpochs);
+            notes.Add($"Rates: {settings.FinetuneLearningRate:g3} for {names}, {settings.FinetuneHeadLearningRate ?? settings.FinetuneLearningRate:g3} for the head; schedule {(schedule.Kind == ScheduleKind.Keras ? $"Keras decay {settings.Decay:g3} per step" : $"cosine per step after {settings.WarmupEpochs:g3} warm-up epoch(s)")}.");
             var fit = Fitter.Fit(
                 new FitRequest
                 {
@@ -80,7 +82,7 @@ public sealed class FinetuneStrategy : Strategy
                     },
                     Parameters = [.. backbone.parameters().Where(p => p.requires_grad)],
                     OtherGroups = [new RateGroup([.. head.parameters()], settings.FinetuneHeadLearningRate ?? settings.FinetuneLearningRate)],
-                    Schedule = new LearningRateSchedule(settings.FinetuneSchedule, settings.Decay, settings.WarmupEpochs),
+                    Schedule = schedule,
                     Train = context.Images(context.Train),
                     Validation = validation,
                     LearningRate = settings.FinetuneLearningRate,
