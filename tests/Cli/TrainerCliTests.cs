@@ -97,6 +97,26 @@ public sealed class TrainerCliTests
         Assert.Contains("README", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Train_UnfreezeUnknownBlock_ExitsNamingTheValidOnes()
+    {
+        var root = TestData.NewTempDirectory();
+        try
+        {
+            var (code, output, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--unfreeze", "layer3,layer9", "--out", Path.Combine(root, "runs"));
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains("'layer9'", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("'layer3'", error, StringComparison.Ordinal);
+            Assert.Contains("layer1, layer2, layer3, layer4", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Decoded", output, StringComparison.Ordinal);   // refused before any photo is decoded
+            Assert.False(Directory.Exists(Path.Combine(root, "runs")), "no run folder for a run that could not start");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     /// <summary>Runs the built trainer with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
     public static (int Code, string Output, string Error) Trainer(params string[] args)
     {

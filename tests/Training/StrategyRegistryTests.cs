@@ -30,7 +30,7 @@ public sealed class StrategyRegistryTests
         Assert.Equal(Backbones.Names, Backbones.Registry.Select(b => b.Info.Name).Distinct());
         foreach (var entry in Backbones.Registry)
         {
-            using var layers = entry.Architecture();
+            using var layers = entry.Architecture(entry.Info.InputWidth);
             Assert.Equal(entry.Info, layers.Info);
         }
     }

@@ -97,6 +97,8 @@ public static class TrainerCli
         {
             Description = "torchvision state_dict for resnet50 or inception_v3: a .pth saved by torch.save(model.state_dict(), ...) or a .safetensors file. Its ImageNet classifier (fc, AuxLogits) is ignored.",
         };
+        var imageSize = new Option<int?>("--image-size") { Description = $"Square input size in pixels for training, evaluation and the exported model (the backbones are fully convolutional; cost grows with its square) [default: {string.Join(", ", Backbones.Names.Select(n => $"{n} {Backbones.DefaultImageSize(n)}"))}]." };
+        var unfreeze = new Option<string?>("--unfreeze") { Description = "finetune: the whole blocks that train, comma-separated (resnets: layer1..layer4; inception_v3: Mixed_5b..Mixed_7c); everything below the lowest stays frozen [default: the last stage]." };
         var device = new Option<string>("--device") { Description = "auto: CUDA when TorchSharp sees a GPU, else CPU. cpu. cuda: fail unless a GPU is usable.", DefaultValueFactory = _ => "auto" };
         device.AcceptOnlyFromAmong([.. Enum.GetNames<DeviceRequest>().Select(n => n.ToLowerInvariant())]);
         var frozenEngine = new Option<string>("--frozen-engine")
@@ -110,6 +112,10 @@ public static class TrainerCli
         var batch = new Option<int>("--batch-size", "-b") { Description = "Images (or cached vectors) per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "SGD learning rate for frozen and features.", DefaultValueFactory = _ => defaults.LearningRate };
         var finetuneLr = new Option<double>("--finetune-lr") { Description = "SGD learning rate for finetune.", DefaultValueFactory = _ => defaults.FinetuneLearningRate };
+        var headLr = new Option<double?>("--head-lr") { Description = "finetune: the head's learning rate (the unfrozen blocks take --finetune-lr) [default: --finetune-lr]." };
+        var schedule = new Option<string>("--finetune-schedule") { Description = "finetune's learning-rate schedule per step: keras (lr / (1 + decay * step), the study's) or cosine (linear warm-up for --warmup-epochs, then a half cosine to zero at the last epoch). frozen and features always use keras.", DefaultValueFactory = _ => defaults.FinetuneSchedule.ToString().ToLowerInvariant() };
+        schedule.AcceptOnlyFromAmong([.. Enum.GetNames<ScheduleKind>().Select(n => n.ToLowerInvariant())]);
+        var warmup = new Option<double>("--warmup-epochs") { Description = "finetune with --finetune-schedule cosine: epochs of linear warm-up.", DefaultValueFactory = _ => defaults.WarmupEpochs };
         var momentum = new Option<double>("--momentum") { Description = "SGD momentum (Nesterov).", DefaultValueFactory = _ => defaults.Momentum };
         var decay = new Option<double>("--decay") { Description = "Learning-rate time decay per step, as Keras: lr / (1 + decay * step).", DefaultValueFactory = _ => defaults.Decay };
         var noAugment = new Option<bool>("--no-augment") { Description = "Turn off random flip/crop for frozen and finetune." };
@@ -134,7 +140,7 @@ public static class TrainerCli
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
+            data, strategy, backbone, weights, imageSize, unfreeze, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, headLr, schedule, warmup, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
         };
         command.SetAction(parsed =>
         {
@@ -142,7 +148,7 @@ public static class TrainerCli
             {
                 var threadCount = parsed.GetValue(threads);
                 TorchSharp.torch.set_num_threads(threadCount > 0 ? threadCount : Environment.ProcessorCount);
-                var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--patience", parsed.GetValue(patience)) };
+                var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--head-lr", parsed.GetValue(headLr) ?? 1), ("--patience", parsed.GetValue(patience)) };
                 foreach (var (name, value) in positive.Where(p => p.Value <= 0))
                 {
                     throw new ArgumentException($"{name} must be greater than 0 (got {value}).");
@@ -153,11 +159,24 @@ public static class TrainerCli
                     throw new ArgumentException("--epochs must be at least 1.");
                 }
 
+                var spec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights), parsed.GetValue(imageSize) ?? Backbones.DefaultImageSize(parsed.GetValue(backbone)!));   // checked, weights loaded, before any photo is decoded
+                IReadOnlyList<string>? blocks = parsed.GetValue(unfreeze) is { } list
+                    ? [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
+                    : null;
+                if (blocks is not null && Backbones.UnfreezeProblem(spec.Name, blocks) is { } problem)
+                {
+                    throw new ArgumentException(problem);
+                }
+
                 var settings = new TrainingSettings
                 {
+                    Unfreeze = blocks,
                     BatchSize = parsed.GetValue(batch),
                     LearningRate = parsed.GetValue(lr),
                     FinetuneLearningRate = parsed.GetValue(finetuneLr),
+                    FinetuneHeadLearningRate = parsed.GetValue(headLr),
+                    FinetuneSchedule = Enum.Parse<ScheduleKind>(parsed.GetValue(schedule)!, ignoreCase: true),
+                    WarmupEpochs = parsed.GetValue(warmup),
                     Momentum = parsed.GetValue(momentum),
                     Decay = parsed.GetValue(decay),
                     Epochs = parsed.GetValue(epochs),
@@ -174,7 +193,7 @@ public static class TrainerCli
                 {
                     DataRoot = parsed.GetValue(data)!,
                     Strategy = parsed.GetValue(strategy)!,
-                    Backbone = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights)),   // checked, weights loaded, before any photo is decoded
+                    Backbone = spec,
                     ValidationFraction = parsed.GetValue(valSplit),
                     LimitPerClass = parsed.GetValue(limit),
                     OutputRoot = parsed.GetValue(output)!,

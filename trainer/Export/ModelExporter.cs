@@ -23,7 +23,7 @@ public static class ModelExporter
         var info = CheckpointInfo.Load(checkpoint);
         info = tta is null ? info : info with { Tta = tta };
         var backbone = Backbones.Describe(info.Backbone);
-        using var model = new TransferModel(Backbones.Architecture(info.Backbone), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
+        using var model = new TransferModel(Backbones.Architecture(info.Backbone, info.InputWidth), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
         try
         {
             model.load(checkpoint);

@@ -28,10 +28,10 @@ public sealed class CntkResNet18 : Backbone
     private readonly Sequential layer3;
     private readonly Sequential layer4;
 
-    public CntkResNet18() : base(nameof(CntkResNet18))
+    public CntkResNet18(int inputSize = Size) : base(nameof(CntkResNet18), inputSize)
     {
-        // [1, 3, 224, 224] BGR mean image; replaced by the package's values in LoadOnnxWeights.
-        register_buffer("mean_image", zeros(1, 3, Size, Size));
+        // [1, 3, size, size] BGR mean image; replaced by the package's values (resized to the input) in LoadOnnxWeights.
+        register_buffer("mean_image", zeros(1, 3, inputSize, inputSize));
         stem_pad = nn.ZeroPad2d((3, 2, 3, 2));
         conv1 = nn.Conv2d(3, 64, 7, stride: 2, bias: false);
         bn1 = nn.BatchNorm2d(64, eps: 1e-5);
@@ -49,35 +49,19 @@ public sealed class CntkResNet18 : Backbone
     public static BackboneInfo Description { get; } = new(
         BackboneName, Size, Size, 512,
         "BGR 0..255 minus the package's 224x224 BGR mean image (Caffe style, no scaling)",
-        "layer4");
+        ["layer1", "layer2", "layer3", "layer4"]);
 
-    public override BackboneInfo Info => Description;
-
-    public override nn.Module<Tensor, Tensor> LastStage => layer4;
+    public override IReadOnlyList<nn.Module<Tensor, Tensor>> Blocks => [layer1, layer2, layer3, layer4];   // layer3 -> [N, 256, 14, 14], layer4 -> [N, 512, 7, 7] at 224 px
 
     public Tensor MeanImage => get_buffer("mean_image")!;
 
-    public override Tensor ForwardStem(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        // contiguous(): a channels-last view (e.g. NHWC pixels permuted to NCHW) gave features off by up to 0.8 in
-        // libtorch 2.10 CPU; the backbone parity test guards this.
-        var x = input.contiguous() - MeanImage;                       // [N, 3, 224, 224]
-        x = maxpool.call(pool_pad.call(relu.call(bn1.call(conv1.call(stem_pad.call(x))))));  // [N, 64, 56, 56]
-        x = layer3.call(layer2.call(layer1.call(x)));                // [N, 256, 14, 14]; layer4 makes [N, 512, 7, 7]
-        return x.MoveToOuterDisposeScope();
-    }
+    protected override BackboneInfo Native => Description;
 
-    public override string ExportStem(OnnxGraphBuilder graph, string input)
-    {
-        var x = graph.Sub(input, graph.Initializer("mean_image", MeanImage));
-        foreach (var module in new nn.Module[] { stem_pad, conv1, bn1, relu, pool_pad, maxpool, layer1, layer2, layer3 })
-        {
-            x = graph.Module(module, x);
-        }
+    protected override IReadOnlyList<nn.Module<Tensor, Tensor>> FirstLayers => [stem_pad, conv1, bn1, relu, pool_pad, maxpool];   // [N, 64, 56, 56] at 224 px
 
-        return x;
-    }
+    protected override Tensor Normalise(Tensor input) => input - MeanImage;
+
+    protected override string ExportNormalise(OnnxGraphBuilder graph, string input) => graph.Sub(input, graph.Initializer("mean_image", MeanImage));
 
     /// <summary>Loads the package's weights: convolutions and batch norms are matched in graph order, shapes checked.</summary>
     public void LoadOnnxWeights(string resNet18Onnx, string preprocessOnnx)
@@ -113,7 +97,11 @@ public sealed class CntkResNet18 : Backbone
         }
 
         var prep = LoadModel(preprocessOnnx).Graph.Initializer.Single(t => t.Name == "MeanImage");
-        Copy(prep, MeanImage, "MeanImage");
+        using var mean = zeros(1, 3, Size, Size);
+        Copy(prep, mean, "MeanImage");
+        // Another input size takes the package's 224 px mean image resized the way photos are (bilinear).
+        using var resized = InputSize == Size ? mean.clone() : nn.functional.interpolate(mean, [InputSize, InputSize], mode: InterpolationMode.Bilinear, align_corners: false);
+        MeanImage.copy_(resized);
     }
 
     /// <summary>Convolutions and batch norms in the order the CNTK graph lists them (shortcut before main path).</summary>

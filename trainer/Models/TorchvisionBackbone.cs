@@ -14,7 +14,7 @@ public abstract class TorchvisionBackbone : Backbone
     /// <summary>The ImageNet classifier and auxiliary head of torchvision's files: replaced by the trainer's head.</summary>
     private static readonly string[] ReplacedHeads = ["fc.", "AuxLogits."];
 
-    protected TorchvisionBackbone(string name, double[] mean, double[] std) : base(name)
+    protected TorchvisionBackbone(string name, int inputSize, double[] mean, double[] std) : base(name, inputSize)
     {
         // Per channel, in BGR order (the input's): x * scale + shift == (x / 255 - mean) / std.
         // Kept in float64 and cast to the input's type and device, so a float64 run (the parity test) is exact.
@@ -35,27 +35,15 @@ public abstract class TorchvisionBackbone : Backbone
     /// <summary>torchvision's name for the architecture, e.g. <c>resnet50</c>.</summary>
     public abstract string Architecture { get; }
 
-    public sealed override Tensor ForwardStem(Tensor input)
-    {
-        using var scope = NewDisposeScope();
-        // contiguous(): see CntkResNet18.forward (channels-last views gave wrong features in libtorch 2.10 CPU).
-        var x = input.contiguous();
-        x = ((x * get_buffer("pixel_scale")!.to(x.dtype, x.device)) + get_buffer("pixel_shift")!.to(x.dtype, x.device)).flip(1);   // RGB, normalised
-        return StemFeatures(x).MoveToOuterDisposeScope();
-    }
-
-    public sealed override string ExportStem(OnnxGraphBuilder graph, string input)
-    {
-        var x = graph.Add(graph.Mul(input, graph.Initializer("pixel_scale", get_buffer("pixel_scale")!)), graph.Initializer("pixel_shift", get_buffer("pixel_shift")!));
-        x = graph.Gather(x, 1, [2, 1, 0]);
-        return ExportStemFeatures(graph, x);
-    }
-
     /// <summary>Loads a torchvision state_dict of this architecture (its classifier is ignored).</summary>
     public void LoadWeights(string path) => TorchvisionWeights.Load(this, path, Architecture, ReplacedHeads);
 
-    /// <summary>The network from normalised RGB [N, 3, H, W] to the input of its last stage.</summary>
-    protected abstract Tensor StemFeatures(Tensor normalised);
+    protected sealed override Tensor Normalise(Tensor input) =>
+        ((input * get_buffer("pixel_scale")!.to(input.dtype, input.device)) + get_buffer("pixel_shift")!.to(input.dtype, input.device)).flip(1);   // RGB, normalised
 
-    protected abstract string ExportStemFeatures(OnnxGraphBuilder graph, string normalised);
+    protected sealed override string ExportNormalise(OnnxGraphBuilder graph, string input)
+    {
+        var x = graph.Add(graph.Mul(input, graph.Initializer("pixel_scale", get_buffer("pixel_scale")!)), graph.Initializer("pixel_shift", get_buffer("pixel_shift")!));
+        return graph.Gather(x, 1, [2, 1, 0]);
+    }
 }

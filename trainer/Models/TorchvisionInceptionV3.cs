@@ -15,11 +15,13 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
     public const string BackboneName = "inception_v3";
     public const int Size = 299;
 
+    private static readonly string[] MixedBlocks = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"];
+
     // A list, not module fields: TorchSharp registers a module's fields under their C# names, and these modules are
     // registered once, under torchvision's names (Add).
     private readonly List<nn.Module<Tensor, Tensor>> layers = [];
 
-    public TorchvisionInceptionV3() : base(nameof(TorchvisionInceptionV3), [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+    public TorchvisionInceptionV3(int inputSize = Size) : base(nameof(TorchvisionInceptionV3), inputSize, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
     {
         Add("Conv2d_1a_3x3", Conv(3, 32, 3, stride: 2));
         Add("Conv2d_2a_3x3", Conv(32, 32, 3));
@@ -44,19 +46,17 @@ public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
     public static BackboneInfo Description { get; } = new(
         BackboneName, Size, Size, 2048,
         "BGR -> RGB, /127.5 - 1 (Inception's [-1, 1] scaling)",
-        "Mixed_7c");
+        MixedBlocks,
+        MinimumInputSize: 75);
 
-    public override BackboneInfo Info => Description;
-
-    public override nn.Module<Tensor, Tensor> LastStage => layers[^1];
+    /// <summary>The Mixed_* blocks (the layers before them are single convolutions and pools).</summary>
+    public override IReadOnlyList<nn.Module<Tensor, Tensor>> Blocks => layers[^MixedBlocks.Length..];   // Mixed_7c -> [N, 2048, 8, 8] at 299 px
 
     public override string Architecture => BackboneName;
 
-    protected override Tensor StemFeatures(Tensor normalised) =>
-        layers[..^1].Aggregate(normalised, (x, layer) => layer.call(x));   // [N, 2048, 8, 8] at 299 px; Mixed_7c keeps the shape
+    protected override BackboneInfo Native => Description;
 
-    protected override string ExportStemFeatures(OnnxGraphBuilder graph, string normalised) =>
-        layers[..^1].Aggregate(normalised, (x, layer) => graph.Module(layer, x));
+    protected override IReadOnlyList<nn.Module<Tensor, Tensor>> FirstLayers => layers[..^MixedBlocks.Length];
 
     private void Add(string name, nn.Module<Tensor, Tensor> layer)
     {

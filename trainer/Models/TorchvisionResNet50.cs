@@ -23,7 +23,7 @@ public sealed class TorchvisionResNet50 : TorchvisionBackbone
     private readonly Sequential layer3;
     private readonly Sequential layer4;
 
-    public TorchvisionResNet50() : base(nameof(TorchvisionResNet50), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    public TorchvisionResNet50(int inputSize = Size) : base(nameof(TorchvisionResNet50), inputSize, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     {
         conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = nn.BatchNorm2d(64, eps: 1e-5);
@@ -39,22 +39,15 @@ public sealed class TorchvisionResNet50 : TorchvisionBackbone
     public static BackboneInfo Description { get; } = new(
         BackboneName, Size, Size, 2048,
         "BGR -> RGB, /255, minus ImageNet mean (0.485, 0.456, 0.406), divided by std (0.229, 0.224, 0.225)",
-        "layer4");
+        ["layer1", "layer2", "layer3", "layer4"]);
 
-    public override BackboneInfo Info => Description;
-
-    public override nn.Module<Tensor, Tensor> LastStage => layer4;
+    public override IReadOnlyList<nn.Module<Tensor, Tensor>> Blocks => [layer1, layer2, layer3, layer4];   // layer3 -> [N, 1024, 14, 14], layer4 -> [N, 2048, 7, 7] at 224 px
 
     public override string Architecture => BackboneName;
 
-    protected override Tensor StemFeatures(Tensor normalised)
-    {
-        var x = maxpool.call(relu.call(bn1.call(conv1.call(normalised))));   // [N, 64, 56, 56]
-        return layer3.call(layer2.call(layer1.call(x)));                    // [N, 1024, 14, 14]; layer4 makes [N, 2048, 7, 7]
-    }
+    protected override BackboneInfo Native => Description;
 
-    protected override string ExportStemFeatures(OnnxGraphBuilder graph, string normalised) =>
-        new nn.Module[] { conv1, bn1, relu, maxpool, layer1, layer2, layer3 }.Aggregate(normalised, (x, m) => graph.Module(m, x));
+    protected override IReadOnlyList<nn.Module<Tensor, Tensor>> FirstLayers => [conv1, bn1, relu, maxpool];   // [N, 64, 56, 56] at 224 px
 
     private static Sequential Stage(int inPlanes, int planes, int blocks, int stride)
     {

@@ -153,7 +153,7 @@ public static class TrainingRun
     private static ImageSet Check(IReadOnlyList<LabeledFile> files, string name, SkipLog skipped, RunRequest request, IProgressReporter progress)
     {
         var clock = Stopwatch.StartNew();
-        var input = Backbones.Describe(request.Backbone.Name);
+        var input = request.Backbone.Info;
         using var task = progress.Start($"check {name}", files.Count, "file");
         var set = ImageLoader.Check(files, input.InputWidth, input.InputHeight, skipped, new TaskProgress(task), request.DecodeThreads);
         progress.Log($"Checked {set.Count} {name} files in {clock.Elapsed.TotalSeconds:F1} s; they are decoded as each pass reaches them.");

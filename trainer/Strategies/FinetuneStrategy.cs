@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Training;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
-/// <summary>Backbone + the features head; the last stage's whole blocks train at a low rate, the rest stays frozen.</summary>
+/// <summary>Backbone + the features head; the last stage's whole blocks (or the <c>--unfreeze</c> ones) train at a low rate, the rest stays frozen.</summary>
 public sealed class FinetuneStrategy : Strategy
 {
     public const string StrategyName = "finetune";
@@ -31,14 +33,16 @@ public sealed class FinetuneStrategy : Strategy
             var validation = context.Images(context.Validation);
             var notes = new List<string>();
 
-            // Everything below the last stage stays frozen: it runs on the fastest engine, and only the last stage and
-            // the head see gradients. The same logits as model.call.
+            // Everything below the lowest unfrozen block stays frozen: it runs on the fastest engine, and only the
+            // unfrozen blocks and the head see gradients. The same logits as model.call.
+            var unfrozen = settings.Unfreeze ?? [backbone.Info.LastStageName];
+            var lowest = unfrozen.Min(backbone.BlockIndex);
             backbone.eval();
-            using var stem = context.Frozen(backbone, FrozenScope.Stem);
+            using var stem = context.Frozen(backbone, FrozenScope.Below(backbone.Info.BlockNames[lowest]));
             Tensor Forward(Tensor images)
             {
-                using var below = stem.Run(images);   // [B, C, h, w], the last stage's input
-                using var features = backbone.LastStage.call(below);
+                using var below = stem.Run(images);   // [B, C, h, w], the lowest unfrozen block's input
+                using var features = backbone.ForwardFrom(below, lowest);
                 return head.call(features);
             }
 
@@ -49,8 +53,11 @@ public sealed class FinetuneStrategy : Strategy
             context.Progress.Log($"finetune: {loaded}");
             notes.Add(loaded);
 
-            Freeze(backbone, trainable: backbone.LastStage);
-            notes.Add($"Unfrozen: {backbone.Info.LastStageName} (whole blocks); every BatchNorm keeps its ImageNet statistics (those of {backbone.Info.LastStageName} train their scale and shift only); the layers below run by {stem.Engine}.");
+            var trainable = Unfreeze(backbone, unfrozen);
+            var names = string.Join(", ", unfrozen);
+            notes.Add($"Unfrozen: {names} (whole blocks); every BatchNorm keeps its ImageNet statistics (those of {names} train their scale and shift only); the layers below run by {stem.Engine}.");
+            var schedule = new LearningRateSchedule(settings.FinetuneSchedule, settings.Decay, settings.WarmupEpochs);
+            notes.Add($"Rates: {settings.FinetuneLearningRate:g3} for {names}, {settings.FinetuneHeadLearningRate ?? settings.FinetuneLearningRate:g3} for the head; schedule {(schedule.Kind == ScheduleKind.Keras ? $"Keras decay {settings.Decay:g3} per step" : $"cosine per step after {settings.WarmupEpochs:g3} warm-up epoch(s)")}.");
             var fit = Fitter.Fit(
                 new FitRequest
                 {
@@ -61,15 +68,21 @@ public sealed class FinetuneStrategy : Strategy
                     {
                         model.train();
                         backbone.eval();
-                        backbone.LastStage.train();
-                        // The last stage's BatchNorm keeps its ImageNet statistics (its scale and shift still train):
-                        // re-estimated on augmented batches of 16 they shifted the features under the loaded head.
-                        foreach (var norm in backbone.LastStage.modules().OfType<BatchNorm2d>())
+                        foreach (var block in trainable)
                         {
-                            norm.eval();
+                            block.train();
+                            // The unfrozen blocks' BatchNorm keeps its ImageNet statistics (scale and shift still
+                            // train): re-estimated on augmented batches of 16 they shifted the features under the
+                            // loaded head.
+                            foreach (var norm in block.modules().OfType<BatchNorm2d>())
+                            {
+                                norm.eval();
+                            }
                         }
                     },
-                    Parameters = [.. model.parameters().Where(p => p.requires_grad)],
+                    Parameters = [.. backbone.parameters().Where(p => p.requires_grad)],
+                    OtherGroups = [new RateGroup([.. head.parameters()], settings.FinetuneHeadLearningRate ?? settings.FinetuneLearningRate)],
+                    Schedule = schedule,
                     Train = context.Images(context.Train),
                     Validation = validation,
                     LearningRate = settings.FinetuneLearningRate,
@@ -91,5 +104,22 @@ public sealed class FinetuneStrategy : Strategy
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Freezes the whole backbone but the named blocks (checked names, see Backbones.UnfreezeProblem); returns those blocks.</summary>
+    public static IReadOnlyList<nn.Module<Tensor, Tensor>> Unfreeze(Backbone backbone, IReadOnlyList<string> blocks)
+    {
+        var trainable = blocks.Select(b => backbone.Blocks[backbone.BlockIndex(b)]).ToList();
+        foreach (var p in backbone.parameters())
+        {
+            p.requires_grad = false;
+        }
+
+        foreach (var p in trainable.SelectMany(b => b.parameters()))
+        {
+            p.requires_grad = true;
+        }
+
+        return trainable;
     }
 }

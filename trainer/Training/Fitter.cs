@@ -21,7 +21,14 @@ public sealed record FitRequest
     /// <summary>Puts the module in training mode, keeping frozen BatchNorm in eval mode.</summary>
     public required Action SetTrainMode { get; init; }
 
+    /// <summary>Parameters trained at <see cref="LearningRate"/>.</summary>
     public required IReadOnlyList<Parameter> Parameters { get; init; }
+
+    /// <summary>Further parameters, each group at its own base rate (e.g. the head above a fine-tuned stage).</summary>
+    public IReadOnlyList<RateGroup> OtherGroups { get; init; } = [];
+
+    /// <summary>How every group's rate moves per step; the study's Keras decay unless a strategy says otherwise.</summary>
+    public LearningRateSchedule? Schedule { get; init; }
 
     public required IBatchSource Train { get; init; }
 
@@ -40,13 +47,16 @@ public sealed record FitRequest
     public string Unit { get; init; } = "img";
 }
 
+/// <summary>Parameters that train at their own base learning rate.</summary>
+public sealed record RateGroup(IReadOnlyList<Parameter> Parameters, double LearningRate);
+
 /// <param name="Logits">Every photo's logits, [Count, classes] row-major: what the run measures test-time augmentation, temperature and ensembles on.</param>
 /// <param name="Indices">The source's index of each photo evaluated, in the order of the other arrays (a photo unreadable mid-run is left out).</param>
 public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds, float[] Logits, int[] Indices);
 
 public sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
 
-/// <summary>The one training loop: SGD with Nesterov momentum and time decay, early stopping, best-epoch checkpoint.</summary>
+/// <summary>The one training loop: SGD with Nesterov momentum and a per-step schedule, early stopping, best-epoch checkpoint.</summary>
 public static class Fitter
 {
     public static FitResult Fit(FitRequest request, TrainingSettings settings, IProgressReporter progress)
@@ -54,9 +64,12 @@ public static class Fitter
         System.IO.Directory.CreateDirectory(request.Directory);
         var checkpoint = Path.Combine(request.Directory, "best.pt");
         var random = new Random(settings.Seed);
-        using var optimizer = optim.SGD(request.Parameters, request.LearningRate, settings.Momentum, nesterov: settings.Nesterov);
-        var decay = settings.Decay;
-        var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => 1.0 / (1.0 + (decay * step)));
+        var groups = new[] { new RateGroup(request.Parameters, request.LearningRate) }.Concat(request.OtherGroups)
+            .Select(g => new SGD.ParamGroup(g.Parameters, g.LearningRate, settings.Momentum, nesterov: settings.Nesterov));
+        using var optimizer = optim.SGD(groups, request.LearningRate, settings.Momentum, nesterov: settings.Nesterov);
+        var schedule = request.Schedule ?? new LearningRateSchedule(ScheduleKind.Keras, settings.Decay);
+        var stepsPerEpoch = (request.Train.Count + settings.BatchSize - 1) / settings.BatchSize;
+        var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => schedule.Factor(step, request.Epochs, stepsPerEpoch));
         using var csv = new EpochCsvLog(Path.Combine(request.Directory, "epochs.csv"));
         var events = torch.utils.tensorboard.SummaryWriter(Path.Combine(request.Directory, "tensorboard"));
 

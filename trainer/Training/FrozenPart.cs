@@ -21,14 +21,25 @@ public enum FrozenEngine
     Torch,
 }
 
-/// <summary>What of the backbone stays frozen: all of it (frozen, features) or all but its last stage (finetune).</summary>
-public enum FrozenScope
+/// <summary>
+/// What of the backbone stays frozen: all of it (frozen, features), or everything below a block (finetune: its
+/// last stage by default, the lowest <c>--unfreeze</c> block otherwise).
+/// </summary>
+/// <param name="Pooled">True: the whole backbone and the head's global average pool.</param>
+/// <param name="BelowBlock">Otherwise the block (by name) whose input the frozen part returns; null: the last stage.</param>
+public sealed record FrozenScope(bool Pooled, string? BelowBlock = null)
 {
     /// <summary>The whole backbone and the head's global average pool: pixels -> pooled features [N, D].</summary>
-    PooledBackbone,
+    public static FrozenScope PooledBackbone { get; } = new(Pooled: true);
 
     /// <summary>Everything before the last stage: pixels -> the last stage's input [N, C, h, w].</summary>
-    Stem,
+    public static FrozenScope Stem { get; } = new(Pooled: false);
+
+    /// <summary>Everything before <paramref name="block"/>: pixels -> its input [N, C, h, w].</summary>
+    public static FrozenScope Below(string block) => new(Pooled: false, block);
+
+    /// <summary>The index into <see cref="Backbone.Blocks"/> of the first block that does not run frozen.</summary>
+    public int FirstLiveBlock(Backbone backbone) => BelowBlock is null ? backbone.Blocks.Count - 1 : backbone.BlockIndex(BelowBlock);
 }
 
 /// <summary>
@@ -57,7 +68,7 @@ public abstract class FrozenPart : IDisposable
 
     public abstract FrozenEngine Engine { get; }
 
-    /// <summary>[N, 3, H, W] pixels -> [N, D] pooled features or [N, C, h, w] last-stage input.</summary>
+    /// <summary>[N, 3, H, W] pixels -> [N, D] pooled features or [N, C, h, w], the input of the first block that trains.</summary>
     public abstract Tensor Run(Tensor pixels);
 
     public void Dispose()
@@ -78,7 +89,7 @@ public abstract class FrozenPart : IDisposable
         {
             using var noGrad = no_grad();
             using var outer = NewDisposeScope();
-            var result = scope == FrozenScope.Stem ? backbone.ForwardStem(pixels) : backbone.call(pixels).mean([2, 3]);
+            var result = scope.Pooled ? backbone.call(pixels).mean([2, 3]) : backbone.ForwardBelow(pixels, scope.FirstLiveBlock(backbone));
             return result.MoveToOuterDisposeScope();
         }
     }
@@ -103,9 +114,9 @@ public abstract class FrozenPart : IDisposable
             var info = backbone.Info;
             var graph = new OnnxGraphBuilder();
             graph.Input(InputName, TensorProto.Types.DataType.Float, "N", 3, info.InputHeight, info.InputWidth);
-            var output = scope == FrozenScope.Stem
-                ? backbone.ExportStem(graph, InputName)
-                : graph.Flatten(graph.Node("GlobalAveragePool", [graph.Module(backbone, InputName)], "pool"), 1);
+            var output = scope.Pooled
+                ? graph.Flatten(graph.Node("GlobalAveragePool", [graph.Module(backbone, InputName)], "pool"), 1)
+                : backbone.ExportBelow(graph, InputName, scope.FirstLiveBlock(backbone));
             outputShape = OutputShape(backbone, scope);
             graph.Output(output, OutputName, TensorProto.Types.DataType.Float, ["N", .. outputShape.Cast<object>()]);
             var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };

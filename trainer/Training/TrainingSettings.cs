@@ -9,7 +9,17 @@ public sealed record TrainingSettings
 
     public double LearningRate { get; init; } = 1e-3;
 
+    /// <summary>The rate of the unfrozen backbone blocks in <c>finetune</c>.</summary>
     public double FinetuneLearningRate { get; init; } = 1e-4;
+
+    /// <summary>The rate of the head in <c>finetune</c>; null trains it at <see cref="FinetuneLearningRate"/> (the study's single rate).</summary>
+    public double? FinetuneHeadLearningRate { get; init; }
+
+    /// <summary><c>finetune</c>'s schedule; frozen and features keep the study's Keras decay.</summary>
+    public ScheduleKind FinetuneSchedule { get; init; } = ScheduleKind.Keras;
+
+    /// <summary>Epochs of linear warm-up before the cosine schedule (<c>finetune</c> with the cosine schedule).</summary>
+    public double WarmupEpochs { get; init; } = 1;
 
     public double Momentum { get; init; } = 0.9;
 
@@ -22,6 +32,9 @@ public sealed record TrainingSettings
     public int? Epochs { get; init; }
 
     public int Patience { get; init; } = 3;
+
+    /// <summary>The whole blocks <c>finetune</c> trains (<c>--unfreeze</c>); null: the backbone's last stage.</summary>
+    public IReadOnlyList<string>? Unfreeze { get; init; }
 
     public bool Augment { get; init; } = true;
 
