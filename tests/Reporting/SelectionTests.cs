@@ -2,6 +2,7 @@ using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
+using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Tests.Reporting;
 
@@ -112,13 +113,44 @@ public sealed class SelectionTests
     }
 
     [Fact]
+    public void Choose_Auto_EnsembleOnlyWhenItsLossIsBelowTheWinners()
+    {
+        var random = new Random(7);
+        var good = Predictions(random, 1);
+        var bad = new ValidationPredictions([.. good.Logits.Select(l => -l)], 2, good.Truth, good.Paths);   // every answer flipped
+
+        // A member that is always wrong drags the mean down: the winner alone is exported.
+        var (losing, losingChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = bad, ["features"] = good }, null, ModelContract.TtaModes.None, ExportSelection.Auto);
+        Assert.Equal("features", losing.Exported);
+        Assert.Same(good, Assert.Single(losingChoice.Views));
+        Assert.True(losing.EnsembleVsWinner!.Loss > 0);
+
+        // Two models that err on different photos: their mean has the lower loss, and is exported.
+        var (winning, winningChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) }, null, ModelContract.TtaModes.None, ExportSelection.Auto);
+        Assert.True(winning.EnsembleVsWinner!.Loss < 0, $"ensemble - winner = {winning.EnsembleVsWinner.Loss}");
+        Assert.Equal(ExportSelection.Ensemble, winning.Exported);
+        Assert.Equal(2, winningChoice.Views.Count);
+    }
+
+    [Fact]
     public void Check_ExportOfAStrategyNotInThePlan_FailsBeforeTrainingNamingTheChoices()
     {
         var error = Assert.Throws<ArgumentException>(() => ModelChoice.Check("frozen", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("features")));
 
-        Assert.Contains("winner, ensemble, features", error.Message, StringComparison.Ordinal);
+        Assert.Contains("auto, winner, ensemble, features", error.Message, StringComparison.Ordinal);
         ModelChoice.Check("features", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("finetune"));   // finetune runs features first
         Assert.Throws<ArgumentException>(() => ModelChoice.Check(ExportSelection.Winner, "rotate", StrategyRegistry.Plan("all")));
+    }
+
+    [Fact]
+    public void Execute_Int8WithAnEnsemble_FailsBeforeReadingAPhoto()
+    {
+        var request = new RunRequest { DataRoot = Path.Combine(Path.GetTempPath(), "no-such-folder-" + Guid.NewGuid().ToString("N")), WriteInt8Model = true, Export = ExportSelection.Ensemble };
+
+        var error = Assert.Throws<ArgumentException>(() => TrainingRun.Execute(request, new TrainingSettings(), new QuietProgress()));
+
+        Assert.Contains("--int8", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--export auto or winner", error.Message, StringComparison.Ordinal);
     }
 
     private static double[] Losses(Random random, double mean) => [.. Enumerable.Range(0, Photos).Select(_ => -mean * Math.Log(1 - random.NextDouble()))];

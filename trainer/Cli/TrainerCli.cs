@@ -129,8 +129,8 @@ public static class TrainerCli
         var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
         var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none.", DefaultValueFactory = _ => ExportSelection.DefaultTta };
         tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
-        var export = new Option<string>("--export") { Description = "What model.onnx holds: ensemble (the mean of every trained strategy, one graph), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
-        export.AcceptOnlyFromAmong([ExportSelection.Winner, ExportSelection.Ensemble, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
+        var export = new Option<string>("--export") { Description = "What model.onnx holds: auto (the ensemble when its validation loss is below the winner's, else the winner; with --int8, the winner), ensemble (the mean of every trained strategy, one graph: slower, one pass per distinct backbone), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
+        export.AcceptOnlyFromAmong([.. ExportSelection.Choices, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
         var reportPhotos = new Option<string>("--report-photos")
         {
             Description = "Photos the exported model.onnx is scored on for the report: all (validation: calibration, reliability.png, mistakes; training: train_high_loss, possible label errors, one more pass over the training photos), validation, or none.",

@@ -36,8 +36,17 @@ public static class ExportSelection
     /// <summary><c>--export</c>: the mean of every trained strategy's probabilities, one graph.</summary>
     public const string Ensemble = "ensemble";
 
+    /// <summary>
+    /// <c>--export</c>: the ensemble when its validation loss is below the winner's (same test-time augmentation),
+    /// else the winner: the ensemble costs one pass per distinct backbone at inference, so it must earn it.
+    /// </summary>
+    public const string Auto = "auto";
+
     /// <summary>What <c>--export</c> does by default (see README, "Which model is exported").</summary>
-    public const string DefaultExport = Ensemble;
+    public const string DefaultExport = Auto;
+
+    /// <summary>Every value <c>--export</c> takes besides a strategy's name.</summary>
+    public static IReadOnlyList<string> Choices { get; } = [Auto, Winner, Ensemble];
 
     public const string DefaultTta = ModelContract.TtaModes.Flip;
 
@@ -46,7 +55,7 @@ public static class ExportSelection
     /// <param name="plain">Each strategy's validation predictions on the photos as they are, in plan order.</param>
     /// <param name="mirrored">The same on the mirrored photos; null when not measured.</param>
     /// <param name="tta">The test-time augmentation the export uses.</param>
-    /// <param name="export">winner, ensemble or a strategy's name.</param>
+    /// <param name="export">auto, winner, ensemble or a strategy's name.</param>
     public static (SelectionReport Report, PredictionCandidate Chosen) Choose(
         IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, string tta, string export, int seed = 42)
     {
@@ -96,12 +105,21 @@ public static class ExportSelection
 
         PredictionCandidate chosen;
         string rule;
-        if (export == Winner || (export == Ensemble && ensemble is null))
+        var ensembleWins = ensemble is not null && ensembleVsWinner is not null && ensembleVsWinner.Loss < 0;
+        if (export == Winner || (export is Ensemble or Auto && ensemble is null) || (export == Auto && !ensembleWins))
         {
             chosen = winner.Candidate;
-            rule = export == Winner
-                ? "--export winner: the single strategy with the lowest validation loss."
-                : "--export ensemble with one strategy trained: that strategy.";
+            rule = export switch
+            {
+                Winner => "--export winner: the single strategy with the lowest validation loss.",
+                Auto when ensemble is not null => $"--export auto: the ensemble only when its validation loss is below the winner's; it was not ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the winner, one model, is exported.",
+                _ => $"--export {export} with one strategy trained: that strategy.",
+            };
+        }
+        else if (export == Auto)
+        {
+            chosen = ensemble!;
+            rule = $"--export auto: the ensemble's validation loss is below the winner's ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the mean of every trained strategy's probabilities is exported, one graph.";
         }
         else if (export == Ensemble)
         {

@@ -17,7 +17,7 @@ public static class ModelChoice
             throw new ArgumentException($"--tta {tta}: choose one of {string.Join(", ", ExportSelection.TtaChoices)}.");
         }
 
-        string[] choices = [ExportSelection.Winner, ExportSelection.Ensemble, .. plan.Select(s => s.Name)];
+        string[] choices = [.. ExportSelection.Choices, .. plan.Select(s => s.Name)];
         if (!choices.Contains(export))
         {
             throw new ArgumentException($"--export {export}: this run trains {string.Join(", ", plan.Select(s => s.Name))}; choose one of {string.Join(", ", choices)}.");

@@ -39,7 +39,7 @@ public sealed record RunRequest
     /// <summary><c>--tta</c>: none, or flip (the exported graph also runs each image's mirror and averages).</summary>
     public string Tta { get; init; } = ExportSelection.DefaultTta;
 
-    /// <summary><c>--export</c>: winner, ensemble or a strategy's name.</summary>
+    /// <summary><c>--export</c>: auto, winner, ensemble or a strategy's name.</summary>
     public string Export { get; init; } = ExportSelection.DefaultExport;
 
     /// <summary><c>--report-photos</c>: which photos the exported file is scored on for the report.</summary>
@@ -70,6 +70,7 @@ public static class TrainingRun
         var clock = Stopwatch.StartNew();
         var plan = StrategyRegistry.Plan(request.Strategy);
         ModelChoice.Check(request.Export, request.Tta, plan);
+        var export = ExportFor(request);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
         // runs/yyyyMMdd-HHmmss, or "... (2)" when that exists: an earlier run is never overwritten.
@@ -89,7 +90,7 @@ public static class TrainingRun
 
             var results = plan.Select(s => outcomes[s.Name].Result).ToList();
             var (winner, reason) = WinnerSelection.Choose(results);
-            var (selection, members) = ModelChoice.Choose([.. plan.Select(s => (s.Name, outcomes[s.Name]))], context, request.Tta, request.Export);
+            var (selection, members) = ModelChoice.Choose([.. plan.Select(s => (s.Name, outcomes[s.Name]))], context, request.Tta, export);
             var summary = new DatasetSummary(
                 Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
                 data.Split.ExplicitValidation, data.Skipped.Files);
@@ -159,6 +160,14 @@ public static class TrainingRun
         progress.Log($"Checked {set.Count} {name} files in {clock.Elapsed.TotalSeconds:F1} s; they are decoded as each pass reaches them.");
         return set;
     }
+
+    /// <summary>The int8 model is one quantized network: with --int8, auto exports the winner and an ensemble is refused before training.</summary>
+    private static string ExportFor(RunRequest request) => (request.WriteInt8Model, request.Export) switch
+    {
+        (true, ExportSelection.Ensemble) => throw new ArgumentException("--int8 quantizes one network and --export ensemble exports several in one graph: use --export auto or winner (or a strategy's name) with --int8."),
+        (true, ExportSelection.Auto) => ExportSelection.Winner,
+        _ => request.Export,
+    };
 
     /// <summary>Loads the backbone's weights once before any photo is decoded, so a wrong file fails in seconds.</summary>
     private static void CheckBackbone(BackboneSpec spec, IProgressReporter progress)

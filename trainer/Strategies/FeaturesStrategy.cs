@@ -119,7 +119,11 @@ public sealed class FeaturesStrategy : Strategy
         }
 
         labels = [.. kept];
-        vectors = vectors[..(labels.Length * dimension)];
+        if (labels.Length < images.Count)
+        {
+            vectors = vectors[..(labels.Length * dimension)];   // a copy only when a photo was skipped: 2 KiB a photo at 512 features
+        }
+
         if (labels.Length == images.Count)
         {
             FeatureCache.Save(path, vectors, dimension, labels);
