@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Realtime.Labelling;
 
@@ -10,24 +11,12 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// photo buffers: measured with bench label, the working set rose by ~50 MiB over two passes of the same 3,000 photos
 /// and was still rising in the second. Decoding always on the same threads uses one arena each, filled once.
 /// </summary>
-public sealed class DecodeThreads : IDisposable
+public sealed class DecodeThreads(int count) : IDisposable
 {
-    private readonly BlockingCollection<Action> work = [];
-    private readonly Thread[] threads;
-
-    public DecodeThreads(int count)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-        threads = new Thread[count];
-        for (var i = 0; i < count; i++)
-        {
-            threads[i] = new Thread(Work) { IsBackground = true, Name = $"decode {i + 1}" };
-            threads[i].Start();
-        }
-    }
+    private readonly WorkerThreads threads = new(count, "decode");
 
     /// <summary>The threads' managed ids (for tests).</summary>
-    public IReadOnlyList<int> ThreadIds => threads.Select(t => t.ManagedThreadId).ToArray();
+    public IReadOnlyList<int> ThreadIds => threads.ThreadIds;
 
     /// <summary>Runs <paramref name="body"/> for 0 .. count - 1 on these threads and waits; the first exception is rethrown as it was.</summary>
     public void For(int count, Action<int> body)
@@ -38,7 +27,7 @@ public sealed class DecodeThreads : IDisposable
         for (var i = 0; i < count; i++)
         {
             var index = i;
-            work.Add(() =>
+            threads.Post(() =>
             {
                 try
                 {
@@ -62,22 +51,5 @@ public sealed class DecodeThreads : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        work.CompleteAdding();
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
-
-        work.Dispose();
-    }
-
-    private void Work()
-    {
-        foreach (var item in work.GetConsumingEnumerable())
-        {
-            item();
-        }
-    }
+    public void Dispose() => threads.Dispose();
 }

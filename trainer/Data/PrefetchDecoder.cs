@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Trainer.Data;
 
@@ -30,8 +31,7 @@ public sealed class DecodedBatch(int[] indices, byte[] pixels, int attempted)
 /// </summary>
 public sealed class PrefetchDecoder : IDisposable
 {
-    private readonly BlockingCollection<Action> work = [];
-    private readonly Thread[] threads;
+    private readonly WorkerThreads threads;
     private readonly ConcurrentBag<byte[]> buffers = [];
     private int held;
     private int maxHeld;
@@ -43,15 +43,10 @@ public sealed class PrefetchDecoder : IDisposable
     {
         var count = threads <= 0 ? Environment.ProcessorCount : threads;
         Prefetch = prefetch <= 0 ? 2 * count : prefetch;
-        this.threads = new Thread[count];
-        for (var i = 0; i < count; i++)
-        {
-            this.threads[i] = new Thread(Work) { IsBackground = true, Name = $"decode {i + 1}" };
-            this.threads[i].Start();
-        }
+        this.threads = new WorkerThreads(count, "decode");
     }
 
-    public int Threads => threads.Length;
+    public int Threads => threads.Count;
 
     public int Prefetch { get; }
 
@@ -131,7 +126,7 @@ public sealed class PrefetchDecoder : IDisposable
 
         var plane = set.Width * set.Height * 3;
         var done = new TaskCompletionSource<DecodedBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
-        work.Add(() =>
+        threads.Post(() =>
         {
             try
             {
@@ -171,24 +166,7 @@ public sealed class PrefetchDecoder : IDisposable
         Interlocked.Decrement(ref held);
     }
 
-    public void Dispose()
-    {
-        work.CompleteAdding();
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
-
-        work.Dispose();
-    }
-
-    private void Work()
-    {
-        foreach (var item in work.GetConsumingEnumerable())
-        {
-            item();
-        }
-    }
+    public void Dispose() => threads.Dispose();
 
     private sealed class StopFlag
     {

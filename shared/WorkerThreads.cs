@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+
+namespace DogsVsCats.Vision.Shared;
+
+/// <summary>
+/// A fixed set of threads that run queued work until disposed. glibc's malloc gives each thread that allocates a heap of
+/// its own (an arena) and keeps freed blocks there for reuse; the .NET thread pool's changing threads made the working set
+/// of a long decoding run creep, so photo decoding runs always on the same threads, one arena each, filled once.
+/// </summary>
+public sealed class WorkerThreads : IDisposable
+{
+    private readonly BlockingCollection<Action> work = [];
+    private readonly Thread[] threads;
+
+    /// <param name="count">Threads, at least 1.</param>
+    /// <param name="name">Thread name prefix, e.g. "decode" for "decode 1", "decode 2", ...</param>
+    public WorkerThreads(int count, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        threads = new Thread[count];
+        for (var i = 0; i < count; i++)
+        {
+            threads[i] = new Thread(Work) { IsBackground = true, Name = $"{name} {i + 1}" };
+            threads[i].Start();
+        }
+    }
+
+    public int Count => threads.Length;
+
+    /// <summary>The threads' managed ids (for tests).</summary>
+    public IReadOnlyList<int> ThreadIds => threads.Select(t => t.ManagedThreadId).ToArray();
+
+    /// <summary>Queues <paramref name="item"/> for the next free thread; it must handle its own exceptions.</summary>
+    public void Post(Action item) => work.Add(item);
+
+    /// <summary>Runs what is queued, then stops the threads.</summary>
+    public void Dispose()
+    {
+        work.CompleteAdding();
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        work.Dispose();
+    }
+
+    private void Work()
+    {
+        foreach (var item in work.GetConsumingEnumerable())
+        {
+            item();
+        }
+    }
+}
