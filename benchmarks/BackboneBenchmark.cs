@@ -35,6 +35,9 @@ public sealed record BackboneBenchmarkRequest
     /// <summary>Where the frozen layers run, as <c>trainer train --frozen-engine</c>.</summary>
     public FrozenEngine FrozenEngine { get; init; } = FrozenEngine.Auto;
 
+    /// <summary>The finetune step's number format through the last stage, as <c>trainer train --precision</c>.</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Auto;
+
     /// <summary>Photos decoded for the decode figure.</summary>
     public int DecodeCount { get; init; } = 256;
 }
@@ -63,7 +66,8 @@ public static class BackboneBenchmark
             return ExitCodes.BadInput;
         }
 
-        Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp; ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
+        var precision = TrainingPrecisions.Resolve(request.Precision, CPU, TrainingPrecisions.CpuHasBFloat16);
+        Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp (finetune step in {TrainingPrecisions.Name(precision)}); ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
         var rows = new List<string[]>();
         double? reference = null;
         foreach (var name in request.Backbones)
@@ -84,7 +88,7 @@ public static class BackboneBenchmark
 
             using (var stem = FrozenPart.Create(model.Backbone, FrozenScope.Stem, request.FrozenEngine, CPU, cores))
             {
-                figures["finetune"] = FinetuneStep(model, stem, input, request);
+                figures["finetune"] = FinetuneStep(model, stem, input, request, precision);
             }
 
             var (onnx1, onnxBatch) = Onnx(model, info, request.Batch, request.Seconds, cores);
@@ -151,11 +155,12 @@ public static class BackboneBenchmark
         });
     }
 
-    /// <summary>The finetune step: the frozen stem, then the last stage and head forward and backward, SGD.</summary>
-    private static double FinetuneStep(TransferModel model, FrozenPart stem, Tensor input, BackboneBenchmarkRequest request)
+    /// <summary>The finetune step: the frozen stem, then the last stage (in <paramref name="precision"/>) and head forward and backward, SGD.</summary>
+    private static double FinetuneStep(TransferModel model, FrozenPart stem, Tensor input, BackboneBenchmarkRequest request, TrainingPrecision precision)
     {
         Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
+        using var bf16 = precision == TrainingPrecision.Bf16 ? new BFloat16Blocks(model.Backbone, model.Backbone.Blocks.Count - 1) : null;
         using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9, nesterov: true);
         using var labels = arange(request.Batch) % 2;
         model.Backbone.LastStage.train();
@@ -164,7 +169,10 @@ public static class BackboneBenchmark
         {
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
-            nn.functional.cross_entropy(model.Head.call(model.Backbone.LastStage.call(stem.Run(input))), labels).backward();
+            var below = stem.Run(input);
+            var features = bf16 is null ? model.Backbone.LastStage.call(below) : bf16.Forward(below);
+            nn.functional.cross_entropy(model.Head.call(features), labels).backward();
+            bf16?.MoveGradients();
             optimizer.step();
         });
     }

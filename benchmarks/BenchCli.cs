@@ -68,10 +68,12 @@ public static class BenchCli
         var backboneThreads = new Option<int>("--threads") { Description = "Threads for TorchSharp, ONNX Runtime and the PyTorch peer (0 = all cores).", DefaultValueFactory = _ => 0 };
         var photos = new Option<string?>("--photos") { Description = "Folder of real photos (e.g. ../shared/data/dogs-vs-cats): decoded (a figure of its own) and fed to every step; without it, random pixels." };
         var frozenEngine = new Option<FrozenEngine>("--frozen-engine") { Description = "Where the frozen layers run, as in trainer train: auto (ONNX Runtime on the CPU), onnxruntime or torch.", DefaultValueFactory = _ => FrozenEngine.Auto };
+        var precision = new Option<string>("--precision") { Description = "The finetune step's number format through the last stage, as in trainer train: auto (bf16 on a CPU with AVX512-BF16 or AMX), fp32 or bf16.", DefaultValueFactory = _ => "auto" };
+        precision.AcceptOnlyFromAmong([.. Enum.GetNames<TrainingPrecision>().Select(n => n.ToLowerInvariant())]);
         var peer = new Option<bool>("--peer") { Description = "After each backbone, run PyTorch eager (tools/peer_benchmark.py, Debian's python3-torch) on the same photos and print trainer / PyTorch ratios; needs --photos." };
         var backbones = new Command("backbones", "Per backbone: decoding, TorchSharp features / frozen step / finetune step images/s, exported model on ONNX Runtime; with --peer, PyTorch eager side by side.")
         {
-            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, peer,
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, precision, peer,
         };
         backbones.SetAction(parsed =>
         {
@@ -90,6 +92,7 @@ public static class BenchCli
                 Photos = parsed.GetValue(photos),
                 Peer = parsed.GetValue(peer),
                 FrozenEngine = parsed.GetValue(frozenEngine),
+                Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
             });
         });
         root.Subcommands.Add(backbones);

@@ -80,6 +80,15 @@ public sealed class TrainerCliTests
         Assert.Contains("bottleneck", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Train_UnknownPrecision_RejectedByParserNamingTheChoices()
+    {
+        var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--precision", "fp16");
+        Assert.NotEqual(0, code);
+        Assert.Contains("fp16", error, StringComparison.Ordinal);
+        Assert.Contains("bf16", error, StringComparison.Ordinal);
+    }
+
     [NoCudaFact]
     public void Train_CudaWithoutGpu_ExitsWithWhatToDo()
     {

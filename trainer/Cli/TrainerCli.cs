@@ -89,7 +89,7 @@ public static class TrainerCli
         strategy.AcceptOnlyFromAmong([.. StrategyRegistry.Choices]);
         var backbone = new Option<string>("--backbone")
         {
-            Description = $"Pretrained backbone. {CntkResNet18.BackboneName}: ImageNet ResNet-18 shipped with the program (224 px). {TorchvisionResNet50.BackboneName} (224 px), {TorchvisionInceptionV3.BackboneName} (299 px, the study's network): torchvision's, with --weights.",
+            Description = $"Pretrained backbone. {CntkResNet18.BackboneName}: ImageNet ResNet-18 shipped with the program (trained at 224 px). {TorchvisionResNet50.BackboneName} (224 px), {TorchvisionInceptionV3.BackboneName} (299 px, the study's network): torchvision's, with --weights.",
             DefaultValueFactory = _ => CntkResNet18.BackboneName,
         };
         backbone.AcceptOnlyFromAmong([.. Backbones.Names]);
@@ -107,6 +107,12 @@ public static class TrainerCli
             DefaultValueFactory = _ => "auto",
         };
         frozenEngine.AcceptOnlyFromAmong([.. Enum.GetNames<FrozenEngine>().Select(n => n.ToLowerInvariant())]);
+        var precision = new Option<string>("--precision")
+        {
+            Description = "finetune: number format of the training steps through the unfrozen blocks: bf16 (bfloat16 forward and backward on float32 weights; updates, evaluation, checkpoints and the export stay float32), fp32, or auto (bf16 on a CPU with AVX512-BF16 or AMX, else fp32).",
+            DefaultValueFactory = _ => "auto",
+        };
+        precision.AcceptOnlyFromAmong([.. Enum.GetNames<TrainingPrecision>().Select(n => n.ToLowerInvariant())]);
         var epochs = new Option<int?>("--epochs", "-e") { Description = $"Maximum epochs per strategy [default: {string.Join(", ", StrategyRegistry.Strategies.Select(s => $"{s.Name} {s.DefaultEpochs}"))}]." };
         var patience = new Option<int>("--patience") { Description = "Stop a strategy after this many epochs without a lower validation loss.", DefaultValueFactory = _ => defaults.Patience };
         var batch = new Option<int>("--batch-size", "-b") { Description = "Images (or cached vectors) per step.", DefaultValueFactory = _ => defaults.BatchSize };
@@ -140,7 +146,7 @@ public static class TrainerCli
 
         var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
         {
-            data, strategy, backbone, weights, imageSize, unfreeze, device, frozenEngine, epochs, patience, batch, lr, finetuneLr, headLr, schedule, warmup, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
+            data, strategy, backbone, weights, imageSize, unfreeze, device, frozenEngine, precision, epochs, patience, batch, lr, finetuneLr, headLr, schedule, warmup, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
         };
         command.SetAction(parsed =>
         {
@@ -186,9 +192,10 @@ public static class TrainerCli
                     CacheDirectory = parsed.GetValue(cache)!,
                     Device = DeviceSelection.Select(Enum.Parse<DeviceRequest>(parsed.GetValue(device)!, ignoreCase: true), Console.WriteLine),
                     FrozenEngine = Enum.Parse<FrozenEngine>(parsed.GetValue(frozenEngine)!, ignoreCase: true),
+                    Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
                 };
                 var engine = FrozenPart.Resolve(settings.FrozenEngine, settings.Device);
-                Console.WriteLine($"Frozen layers run on {(engine == FrozenEngine.OnnxRuntime ? "ONNX Runtime (CPU)" : $"TorchSharp ({settings.Device.type})")}; the layers that train on TorchSharp (--frozen-engine {parsed.GetValue(frozenEngine)}).");
+                Console.WriteLine($"Frozen layers run on {(engine == FrozenEngine.OnnxRuntime ? "ONNX Runtime (CPU)" : $"TorchSharp ({settings.Device.type})")}; the layers that train on TorchSharp (--frozen-engine {parsed.GetValue(frozenEngine)}), finetune's steps in {TrainingPrecisions.Name(TrainingPrecisions.Resolve(settings.Precision, settings.Device, TrainingPrecisions.CpuHasBFloat16))} (--precision {parsed.GetValue(precision)}).");
                 var request = new RunRequest
                 {
                     DataRoot = parsed.GetValue(data)!,

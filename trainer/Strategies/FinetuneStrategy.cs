@@ -55,6 +55,19 @@ public sealed class FinetuneStrategy : Strategy
 
             var trainable = Unfreeze(backbone, unfrozen);
             var names = string.Join(", ", unfrozen);
+            var precision = TrainingPrecisions.Resolve(settings.Precision, settings.Device, TrainingPrecisions.CpuHasBFloat16);
+            using var bf16 = precision == TrainingPrecision.Bf16 ? new BFloat16Blocks(backbone, lowest) : null;
+            Tensor TrainForward(Tensor images)
+            {
+                using var below = stem.Run(images);
+                using var features = bf16!.Forward(below);
+                return head.call(features);
+            }
+
+            notes.Add(bf16 is null
+                ? "Training steps in float32."
+                : $"Training steps of {string.Join(", ", backbone.Info.BlockNames.Skip(lowest))} in bfloat16 (forward and backward) on float32 weights: updates, evaluation, checkpoints and the export are float32 (--precision {TrainingPrecisions.Name(settings.Precision)}).");
+            context.Progress.Log($"finetune: {notes[^1]}");
             notes.Add($"Unfrozen: {names} (whole blocks); every BatchNorm keeps its ImageNet statistics (those of {names} train their scale and shift only); the layers below run by {stem.Engine}.");
             var schedule = new LearningRateSchedule(settings.FinetuneSchedule, settings.Decay, settings.WarmupEpochs);
             notes.Add($"Rates: {settings.FinetuneLearningRate:g3} for {names}, {settings.FinetuneHeadLearningRate ?? settings.FinetuneLearningRate:g3} for the head; schedule {(schedule.Kind == ScheduleKind.Keras ? $"Keras decay {settings.Decay:g3} per step" : $"cosine per step after {settings.WarmupEpochs:g3} warm-up epoch(s)")}.");
@@ -64,6 +77,8 @@ public sealed class FinetuneStrategy : Strategy
                     Strategy = Name,
                     Module = model,
                     Forward = Forward,
+                    TrainForward = bf16 is null ? null : TrainForward,
+                    BeforeStep = bf16 is null ? null : bf16.MoveGradients,
                     SetTrainMode = () =>
                     {
                         model.train();

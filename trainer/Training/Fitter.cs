@@ -18,6 +18,15 @@ public sealed record FitRequest
     /// <summary>Input batch -> logits [B, classes].</summary>
     public required Func<Tensor, Tensor> Forward { get; init; }
 
+    /// <summary>
+    /// The training steps' forward when it differs from <see cref="Forward"/> (<see cref="BFloat16Blocks"/>): the same
+    /// logits, computed in another number format; <see cref="BeforeStep"/> moves its gradients onto <see cref="Parameters"/>.
+    /// </summary>
+    public Func<Tensor, Tensor>? TrainForward { get; init; }
+
+    /// <summary>Runs between each backward pass and its optimizer step.</summary>
+    public Action? BeforeStep { get; init; }
+
     /// <summary>Puts the module in training mode, keeping frozen BatchNorm in eval mode.</summary>
     public required Action SetTrainMode { get; init; }
 
@@ -171,10 +180,11 @@ public static class Fitter
         foreach (var batch in request.Train.Read(order, batchSize, request.Augment))
         {
             using var scope = NewDisposeScope();
-            var logits = request.Forward(batch.Input);
+            var logits = (request.TrainForward ?? request.Forward)(batch.Input);
             var loss = nn.functional.cross_entropy(logits, batch.Labels);
             optimizer.zero_grad();
             loss.backward();
+            request.BeforeStep?.Invoke();
             optimizer.step();
             scheduler.step();
             lossSum += loss.item<float>() * batch.Count;

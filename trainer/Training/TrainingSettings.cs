@@ -45,6 +45,9 @@ public sealed record TrainingSettings
     /// <summary>Where the frozen layers run (<c>--frozen-engine</c>); auto: ONNX Runtime on the CPU, TorchSharp on a GPU.</summary>
     public FrozenEngine FrozenEngine { get; init; } = FrozenEngine.Auto;
 
+    /// <summary>The number format of <c>finetune</c>'s training steps through its unfrozen blocks (<c>--precision</c>).</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Auto;
+
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
     public static string DefaultCacheDirectory
