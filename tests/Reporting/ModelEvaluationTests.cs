@@ -152,4 +152,39 @@ public sealed class ModelEvaluationTests(SmallRunFixture run)
         ReportWriter.Write(directory, run.Report with { Evaluation = evaluation });
         Assert.Contains("Training photos were not scored (`--report-photos validation`)", File.ReadAllText(Path.Combine(directory, ReportWriter.MarkdownFile)), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Score_UnreadablePhotosAmongReadableAcrossBatches_KeepsInputOrderAndEachPhotosOwnOutputs()
+    {
+        using var temp = new TempDirectory();
+        var cats = TestData.RealPhotos("cat", 3);
+        var dogs = TestData.RealPhotos("dog", 3);
+        var truncated = Path.Combine(temp.Path, "truncated.jpg");
+        var bytes = File.ReadAllBytes(cats[0]);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        var missing = Path.Combine(temp.Path, "missing.jpg");
+        // Batches of 3: [cat, truncated, cat] [dog, missing, cat] [dog, dog + a padded slot], decoded by 2 threads.
+        string[] paths = [cats[0], truncated, cats[1], dogs[0], missing, cats[2], dogs[1], dogs[2]];
+        int[] labels = [0, 0, 0, 1, 1, 0, 1, 1];
+        var modelPath = Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
+        using var model = new ModelScorer(modelPath, batchSize: 3, decodeThreads: 2);
+
+        var set = model.Score(paths, labels);
+
+        Assert.Equal(2, model.DecodeThreads);
+        Assert.Equal([truncated, missing], set.Unreadable);
+        var readable = Enumerable.Range(0, paths.Length).Where(i => paths[i] != truncated && paths[i] != missing).ToList();
+        Assert.Equal(readable.Select(i => paths[i]), set.Photos.Select(p => p.Path));
+        Assert.Equal(readable.Select(i => labels[i]), set.Photos.Select(p => p.Truth));
+        // Each photo's probabilities and map are its own: those it gets when scored alone.
+        using var single = new ModelScorer(modelPath, batchSize: 1, decodeThreads: 1);
+        foreach (var photo in set.Photos)
+        {
+            var alone = Assert.Single(single.Score([photo.Path], [photo.Truth]).Photos);
+            Assert.Equal(alone.Probabilities.Length, photo.Probabilities.Length);
+            Assert.All(alone.Probabilities.Zip(photo.Probabilities), pair => Assert.Equal(pair.First, pair.Second, 4));
+            var scale = alone.Cam.Max(Math.Abs);
+            Assert.True(alone.Cam.Zip(photo.Cam).Max(pair => Math.Abs(pair.First - pair.Second)) <= 1e-3 * scale, $"{photo.Path}: its map is not the one it gets alone");
+        }
+    }
 }

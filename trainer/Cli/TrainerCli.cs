@@ -133,7 +133,7 @@ public static class TrainerCli
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
         var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
-        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none.", DefaultValueFactory = _ => ExportSelection.DefaultTta };
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none (the run also skips the mirrored validation pass, so the report has no flip figures).", DefaultValueFactory = _ => ExportSelection.DefaultTta };
         tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
         var export = new Option<string>("--export") { Description = "What model.onnx holds: auto (the ensemble when its validation loss is below the winner's, else the winner; with --int8, the winner), ensemble (the mean of every trained strategy, one graph: slower, one pass per distinct backbone), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
         export.AcceptOnlyFromAmong([.. ExportSelection.Choices, .. StrategyRegistry.Strategies.Select(s => s.Name)]);

@@ -6,8 +6,8 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 public sealed record CandidateFigures(string Name, string Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
 
 /// <summary>
-/// What was exported and why, with the figures behind it: every strategy and the ensemble, with and without the
-/// mirrored pass; the winner against the runner-up; the temperature. Small: no per-photo arrays.
+/// What was exported and why, with the figures behind it: every strategy and the ensemble, without the mirrored pass
+/// and (when it was measured) with it; the winner against the runner-up; the temperature. Small: no per-photo arrays.
 /// </summary>
 public sealed record SelectionReport(
     IReadOnlyList<CandidateFigures> Candidates,
@@ -21,7 +21,11 @@ public sealed record SelectionReport(
     BootstrapDifference? EnsembleVsWinner,
     BootstrapDifference? FlipVsNone,
     TemperatureFit Temperature,
-    int Resamples);
+    int Resamples)
+{
+    /// <summary>Whether the candidates include the mirrored pass (<c>--tta flip</c>); with <c>none</c> it is not run.</summary>
+    public bool FlipMeasured => Candidates.Any(c => c.Tta == ModelContract.TtaModes.Flip);
+}
 
 /// <summary>
 /// Chooses what <c>trainer train</c> exports from the strategies' validation predictions, and measures it honestly:

@@ -28,11 +28,12 @@ public static class ModelEvaluator
     /// Scores <paramref name="validation"/> and <paramref name="train"/> (when not null) with <paramref name="modelPath"/> (one ONNX
     /// Runtime session) and writes reliability.png, mistakes.png/.csv and train_high_loss.png/.csv into <paramref name="runDirectory"/>.
     /// </summary>
-    public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet? train, string runDirectory, Action<string> log)
+    /// <param name="decodeThreads">Threads that decode the photos; 0 or less = all cores.</param>
+    public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet? train, string runDirectory, Action<string> log, int decodeThreads = 0)
     {
         ArgumentNullException.ThrowIfNull(validation);
         ArgumentNullException.ThrowIfNull(log);
-        using var model = new ModelScorer(modelPath);
+        using var model = new ModelScorer(modelPath, decodeThreads: decodeThreads);
 
         var validationScores = model.Score(validation.Paths, validation.Labels);
         log($"Scored {validationScores.Photos.Count} validation photos with {Path.GetFileName(modelPath)} in {validationScores.Seconds:F1} s ({Rate(validationScores)}).");

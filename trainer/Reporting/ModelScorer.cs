@@ -26,6 +26,9 @@ public sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<
 /// Runs a model file (the one that ships) on photo files with ONNX Runtime, as the realtime app does: each file is
 /// decoded with <see cref="ImageFile"/>, cut and resized with <see cref="ImagePreprocessing"/> straight into a pinned
 /// input batch, and one session runs it. What a report says of the model is then what users of the file get.
+/// Photos are decoded on a fixed set of threads (<see cref="WorkerThreads"/>), as the prefetch decoder does, for its
+/// reason: the thread pool's changing threads each keep a glibc heap of freed photo buffers, and over a long pass (every
+/// training photo) the working set crept. At most one batch is decoded at a time, into that batch's input slots.
 /// </summary>
 public sealed class ModelScorer : IDisposable
 {
@@ -38,6 +41,7 @@ public sealed class ModelScorer : IDisposable
     private static readonly string[] OutputNames = [ModelContract.ProbabilitiesName, ModelContract.CamName];
 
     private readonly InferenceSession session;
+    private readonly WorkerThreads decoder;
     private readonly RunOptions runOptions = new();
     private readonly List<IDisposable> owned = [];
     private readonly byte[] input;   // [B, H, W, 3] BGR, pinned: Mat headers and the OrtValue point into it
@@ -47,7 +51,8 @@ public sealed class ModelScorer : IDisposable
     private readonly OrtValue[] inputs = [];
     private readonly OrtValue[] outputs = [];
 
-    public ModelScorer(string modelPath, int batchSize = DefaultBatchSize)
+    /// <param name="decodeThreads">Threads that decode photos; 0 or less = all cores (never more than <paramref name="batchSize"/>).</param>
+    public ModelScorer(string modelPath, int batchSize = DefaultBatchSize, int decodeThreads = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         // Every logical core: ONNX Runtime's default counts physical cores only (half the throughput on 2 vCPUs).
@@ -59,6 +64,9 @@ public sealed class ModelScorer : IDisposable
         session = new InferenceSession(modelPath, options);
         try
         {
+#pragma warning disable CA2000 // added to 'owned' first, so Dispose stops the threads before the slots they write into go
+            decoder = Own(new WorkerThreads(Math.Min(batchSize, decodeThreads <= 0 ? Environment.ProcessorCount : decodeThreads), "score decode"));
+#pragma warning restore CA2000
             var metadata = session.ModelMetadata.CustomMetadataMap;
             Description = ModelDescription.FromProperties(metadata, modelPath);
             Temperature = ReadTemperature(metadata, modelPath);
@@ -103,6 +111,8 @@ public sealed class ModelScorer : IDisposable
 
     public int BatchSize { get; }
 
+    public int DecodeThreads => decoder.Count;
+
     /// <summary>Scores the photos at <paramref name="paths"/> (labels index the model's labels); unreadable files are left out and named.</summary>
     public ScoredSet Score(IReadOnlyList<string> paths, IReadOnlyList<int> labels)
     {
@@ -118,17 +128,23 @@ public sealed class ModelScorer : IDisposable
         var camSize = CamHeight * CamWidth;
         var scored = new List<ScoredPhoto>(paths.Count);
         var unreadable = new List<string>();
-        var readable = new bool[BatchSize];
         for (var start = 0; start < paths.Count; start += BatchSize)
         {
             var count = Math.Min(BatchSize, paths.Count - start);
-            // Decoding runs on every core between model runs; a short last batch runs padded (spare slots keep older
-            // photos, whose outputs are ignored), so ONNX Runtime sees one input shape only.
-            Parallel.For(0, count, i => readable[i] = TryDecodeInto(paths[start + i], slots[i]));
+            // Decoding runs on the decode threads between model runs; a short last batch runs padded (spare slots keep
+            // older photos, whose outputs are ignored), so ONNX Runtime sees one input shape only.
+            var decodes = new Task<bool>[count];
+            for (var i = 0; i < count; i++)
+            {
+                decodes[i] = Decode(paths[start + i], slots[i]);
+            }
+
+            // Every decode ends before the model reads the slots (a failure throws once all have ended).
+            Task.WaitAll(decodes);
             session.Run(runOptions, InputNames, inputs, OutputNames, outputs);
             for (var i = 0; i < count; i++)
             {
-                if (!readable[i])
+                if (!decodes[i].Result)
                 {
                     unreadable.Add(paths[start + i]);
                     continue;
@@ -165,6 +181,24 @@ public sealed class ModelScorer : IDisposable
         }
 
         return value == 1 ? null : value;
+    }
+
+    /// <summary>Queues one photo's decode into <paramref name="slot"/>; true when it could be read.</summary>
+    private Task<bool> Decode(string path, Mat slot)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        decoder.Post(() =>
+        {
+            try
+            {
+                done.SetResult(TryDecodeInto(path, slot));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        });
+        return done.Task;
     }
 
     private bool TryDecodeInto(string path, Mat slot)

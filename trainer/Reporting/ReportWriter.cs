@@ -134,7 +134,10 @@ public static partial class ReportWriter
         md.AppendLine("## Exported model").AppendLine();
         md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta}**, temperature **{selection.Temperature.Applied.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
         md.AppendLine(selection.Reason).AppendLine();
-        md.AppendLine($"Validation loss and accuracy of every candidate at temperature 1, with paired-bootstrap 95 % intervals ({selection.Resamples} resamples of the validation photos, the same for every candidate). Test-time augmentation \"flip\" averages the photo and its mirror.").AppendLine();
+        md.AppendLine($"Validation loss and accuracy of every candidate at temperature 1, with paired-bootstrap 95 % intervals ({selection.Resamples} resamples of the validation photos, the same for every candidate). " +
+            (selection.FlipMeasured
+                ? "Test-time augmentation \"flip\" averages the photo and its mirror."
+                : $"Flip candidates were not measured because `--tta {selection.Tta}`: the mirrored validation pass was skipped.")).AppendLine();
         Table(md, ["Candidate", "TTA", "Val loss", "95 % interval", "Val accuracy", "95 % interval"],
             selection.Candidates.Select(c => new[]
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -10,7 +11,7 @@ namespace DogsVsCats.Vision.Trainer.Run;
 /// <summary>
 /// Every strategy's logits on the mirrored validation photos, through its model in memory: the second view of
 /// test-time augmentation. Models whose backbones are identical (frozen and features keep the pretrained one) share
-/// one pass through it and differ only in their heads.
+/// one pass through it and differ only in their heads. Run for <c>--tta flip</c> only (see <see cref="ModelChoice.Choose"/>).
 /// </summary>
 public static class MirroredValidation
 {
@@ -35,6 +36,7 @@ public static class MirroredValidation
 
         foreach (var group in groups)
         {
+            var clock = Stopwatch.StartNew();
             var backbone = group[0].Outcome.Model.Backbone;
             var source = context.Images(context.Validation);
             var logits = group.Select(_ => new List<float>()).ToList();
@@ -68,6 +70,8 @@ public static class MirroredValidation
             {
                 result[group[m].Name] = new ValidationPredictions([.. logits[m]], classes, [.. truth], [.. paths]);
             }
+
+            context.Progress.Log($"Mirrored validation: {truth.Count} photos through {string.Join(", ", group.Select(g => g.Name))} in {clock.Elapsed.TotalSeconds:F1} s.");
         }
 
         return result;

@@ -24,18 +24,28 @@ public static class ModelChoice
         }
     }
 
-    /// <summary>Measures the candidates (the mirrored pass included) and chooses; returns the members to export.</summary>
+    /// <summary>
+    /// Measures the candidates and chooses; returns the members to export. The mirrored pass (a forward over the
+    /// validation photos per distinct backbone) runs only for <c>--tta flip</c>: with <c>none</c> the user asked for no
+    /// mirror, so the flip candidates are not measured and the choice is among the plain ones.
+    /// </summary>
     public static (SelectionReport Report, IReadOnlyList<StrategyOutcome> Members) Choose(
         IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context, string tta, string export)
     {
         ArgumentNullException.ThrowIfNull(outcomes);
         ArgumentNullException.ThrowIfNull(context);
-        var mirroredByName = MirroredValidation.Predict(outcomes, context);
+        var mirroredByName = tta == ModelContract.TtaModes.Flip ? MirroredValidation.Predict(outcomes, context) : null;
+        if (mirroredByName is null)
+        {
+            context.Progress.Log($"Mirrored validation pass skipped (--tta {tta}): flip candidates are not measured.");
+        }
+
         // Plain and mirrored views of every candidate over the same photos (one may have turned unreadable between passes).
         var names = outcomes.Select(o => o.Name).ToList();
-        var views = ValidationPredictions.Common([.. outcomes.Select(o => o.Outcome.Predictions), .. names.Select(n => mirroredByName[n])]);
+        IReadOnlyList<ValidationPredictions> mirroredViews = mirroredByName is null ? [] : [.. names.Select(n => mirroredByName[n])];
+        var views = ValidationPredictions.Common([.. outcomes.Select(o => o.Outcome.Predictions), .. mirroredViews]);
         var plain = names.Select((n, i) => (n, views[i])).ToDictionary(v => v.n, v => v.Item2);
-        var mirrored = names.Select((n, i) => (n, views[names.Count + i])).ToDictionary(v => v.n, v => v.Item2);
+        var mirrored = mirroredByName is null ? null : names.Select((n, i) => (n, views[names.Count + i])).ToDictionary(v => v.n, v => v.Item2);
         var (report, _) = ExportSelection.Choose(plain, mirrored, tta, export, context.Settings.Seed);
         var fit = report.Temperature;
         context.Progress.Log($"Export: {report.Exported} ({string.Join(", ", report.Members)}), test-time augmentation {tta}. {report.Rule}");

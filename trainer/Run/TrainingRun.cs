@@ -106,7 +106,7 @@ public static class TrainingRun
             if (request.ReportPhotos != ReportPhotos.None)
             {
                 var train = request.ReportPhotos == ReportPhotos.All ? data.Train : null;
-                report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, train, runDirectory, progress.Log) };
+                report = report with { Evaluation = ModelEvaluator.Evaluate(model, data.Validation, train, runDirectory, progress.Log, request.DecodeThreads) };
                 ReportWriter.Write(runDirectory, report);
             }
             if (request.WriteInt8Model)
