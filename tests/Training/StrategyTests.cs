@@ -111,6 +111,26 @@ public sealed class StrategyTests(SmallRunFixture run)
     }
 
     [Fact]
+    public void Frozen_ValidatesOnPooledFeaturesOnce_SharedWithFeaturesThroughTheCache_SameLossAsImages()
+    {
+        var frozen = run.Strategy(FrozenStrategy.StrategyName);
+        Assert.Contains(frozen.Notes, n => n.StartsWith("validation features extracted and cached", StringComparison.Ordinal));
+        var features = run.Strategy(FeaturesStrategy.StrategyName);
+        Assert.Contains(features.Notes, n => n.StartsWith("validation features read from cache", StringComparison.Ordinal));
+        Assert.Contains(features.Notes, n => n.StartsWith("train features extracted and cached", StringComparison.Ordinal));
+
+        // frozen/best.pt, every image through the whole TorchSharp network: the loss the run measured on pooled features.
+        var data = TrainingRun.Load(run.Request(FrozenStrategy.StrategyName, "unused"), new QuietProgress());
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
+        using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+#pragma warning restore CA2000
+        model.load(frozen.CheckpointPath);
+        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), 8, new QuietProgress(), "frozen best.pt");
+        Assert.Equal(frozen.ValidationLoss, evaluated.Loss, 4);
+        Assert.Equal(frozen.ValidationAccuracy, evaluated.Accuracy, 6);
+    }
+
+    [Fact]
     public void Features_ManyEpochsPatienceTwo_StopsEarlyAndBestPtHoldsTheBestEpoch()
     {
         // Cached vectors (from the shared run) make each epoch take milliseconds, so 300 epochs cost nothing unless

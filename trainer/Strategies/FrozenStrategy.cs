@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
@@ -24,12 +25,21 @@ public sealed class FrozenStrategy : Strategy
             // Every image still passes the whole backbone each epoch (augmented), but the frozen backbone runs on the
             // fastest engine and hands the head its pooled features: the same logits as model.call.
             using var frozen = context.Frozen(backbone, FrozenScope.PooledBackbone);
+            var notes = new List<string>();
+
+            // Validation photos are not augmented, so the frozen backbone gives them the same pooled features every
+            // epoch: computed once (or read from the cache the features strategy shares), the head alone then
+            // validates each epoch.
+            var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(context.Backbone));
+            var (validation, validationPhase) = PooledFeatures.Load(context, backbone.Info, new Lazy<FrozenPart>(() => frozen), weights, context.Validation, "validation", notes, Name);
+            using var validationFeatures = validation.Features;
             var fit = Fitter.Fit(
                 new FitRequest
                 {
                     Strategy = Name,
                     Module = model,
-                    Forward = images =>
+                    Forward = head.ForwardPooled,
+                    TrainForward = images =>
                     {
                         using var pooled = frozen.Run(images);   // [B, D]
                         return head.ForwardPooled(pooled);
@@ -41,7 +51,7 @@ public sealed class FrozenStrategy : Strategy
                     },
                     Parameters = [.. model.Head.parameters()],
                     Train = context.Images(context.Train),
-                    Validation = context.Images(context.Validation),
+                    Validation = validation.Source,
                     LearningRate = context.Settings.LearningRate,
                     Epochs = context.Epochs(this),
                     Augment = context.Settings.Augment,
@@ -49,12 +59,9 @@ public sealed class FrozenStrategy : Strategy
                 },
                 context.Settings,
                 context.Progress);
-            var notes = new List<string>
-            {
-                context.Settings.Augment ? "Random flip and 80-100 % crop augmentation each epoch." : "Augmentation off (--no-augment).",
-                $"Frozen backbone run by {frozen.Engine}.",
-            };
-            return context.Finish(this, model, fit, [fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes);
+            notes.Add(context.Settings.Augment ? "Random flip and 80-100 % crop augmentation each epoch." : "Augmentation off (--no-augment).");
+            notes.Add($"Frozen backbone run by {frozen.Engine}.");
+            return context.Finish(this, model, fit, [validationPhase, fit.Train, fit.Validate], clock.Elapsed.TotalSeconds, notes);
         }
         catch
         {

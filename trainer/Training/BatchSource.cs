@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>
-/// One step's input [B, ...] and labels [B]; <see cref="Indices"/> are the source's indices of its B items (a photo that
-/// could not be read is not among them), <see cref="Attempted"/> counts the order's items it covered.
+/// One step's input [B, ...] and labels [B]; <see cref="Indices"/> are the photos of its B items, as indices into their
+/// image set (a photo that could not be read is not among them), <see cref="Attempted"/> counts the order's items it covered.
 /// </summary>
 public sealed record Batch(Tensor Input, Tensor Labels, int[] Indices, int Attempted)
 {
@@ -62,8 +62,12 @@ public sealed class ImageBatchSource(ImageSet images, Device device, Random rand
     }
 }
 
-/// <summary>Pooled backbone features [N, D] held as one tensor.</summary>
-public sealed class FeatureBatchSource(Tensor features, int[] labels) : IBatchSource
+/// <summary>
+/// Pooled backbone features [N, D] held as one tensor. <paramref name="photos"/>: the photo (index into its image set)
+/// of each row, when photos were left out during extraction; null: row i is photo i. A batch's indices are photos, so
+/// what is said of a row is said of its own photo.
+/// </summary>
+public sealed class FeatureBatchSource(Tensor features, int[] labels, int[]? photos = null) : IBatchSource
 {
     public int Count => labels.Length;
 
@@ -91,7 +95,7 @@ public sealed class FeatureBatchSource(Tensor features, int[] labels) : IBatchSo
 
             try
             {
-                yield return new Batch(input, target, items, count);
+                yield return new Batch(input, target, photos is null ? items : [.. items.Select(i => photos[i])], count);
             }
             finally
             {

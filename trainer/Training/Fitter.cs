@@ -19,8 +19,9 @@ public sealed record FitRequest
     public required Func<Tensor, Tensor> Forward { get; init; }
 
     /// <summary>
-    /// The training steps' forward when it differs from <see cref="Forward"/> (<see cref="BFloat16Blocks"/>): the same
-    /// logits, computed in another number format; <see cref="BeforeStep"/> moves its gradients onto <see cref="Parameters"/>.
+    /// The training steps' forward when it differs from <see cref="Forward"/>, which then serves validation: the same
+    /// logits from another input (images, where validation reads cached pooled features) or in another number format
+    /// (<see cref="BFloat16Blocks"/>, whose gradients <see cref="BeforeStep"/> moves onto <see cref="Parameters"/>).
     /// </summary>
     public Func<Tensor, Tensor>? TrainForward { get; init; }
 
