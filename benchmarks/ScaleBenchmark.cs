@@ -25,8 +25,10 @@ public static class ScaleBenchmark
         Directory.CreateDirectory(root);
         try
         {
-            var decodeRate = DecodeRate(byClass.SelectMany(c => c.Files.Take(240)).ToList(), decodeThreads);
-            Console.WriteLine($"decode + resize alone (trainer's PrefetchDecoder, {(decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount)} threads, 224x224): {decodeRate:F1} img/s");
+            // The size the trainer's runs below use: the default backbone at its default size.
+            var size = Backbones.DefaultImageSize(BackboneSpec.Default.Name);
+            var decodeRate = DecodeRate(byClass.SelectMany(c => c.Files.Take(240)).ToList(), decodeThreads, size);
+            Console.WriteLine($"decode + resize alone (trainer's PrefetchDecoder, {(decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount)} threads, {size}x{size}): {decodeRate:F1} img/s");
             var rows = new List<Row>();
             foreach (var count in counts)
             {
@@ -72,9 +74,9 @@ public static class ScaleBenchmark
     private static long Mib(long bytes) => bytes / (1024 * 1024);
 
     /// <summary>Images/s of one pass over <paramref name="files"/> through the decoder training uses, after a short warm-up.</summary>
-    private static double DecodeRate(List<string> files, int threads)
+    private static double DecodeRate(List<string> files, int threads, int size)
     {
-        var set = ImageLoader.Check([.. files.Select(p => new LabeledFile(p, 0))], 224, 224, new SkipLog());
+        var set = ImageLoader.Check([.. files.Select(p => new LabeledFile(p, 0))], size, size, new SkipLog());
         using var decoder = new PrefetchDecoder(threads);
         foreach (var _ in decoder.Read(set, [.. Enumerable.Range(0, Math.Min(16, set.Count))], 16))
         {
