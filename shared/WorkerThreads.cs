@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 
 namespace DogsVsCats.Vision.Shared;
 
@@ -32,6 +33,58 @@ public sealed class WorkerThreads : IDisposable
 
     /// <summary>Queues <paramref name="item"/> for the next free thread; it must handle its own exceptions.</summary>
     public void Post(Action item) => work.Add(item);
+
+    /// <summary>Queues <paramref name="item"/>; the task ends with its result, or with the exception it threw.</summary>
+    public Task<T> Run<T>(Func<T> item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try
+            {
+                done.SetResult(item());
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        });
+        return done.Task;
+    }
+
+    /// <summary>Runs <paramref name="body"/> for 0 .. count - 1 on these threads and waits; the first exception is rethrown as it was.</summary>
+    public void For(int count, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var done = new CountdownEvent(count);
+        var errors = new ConcurrentQueue<ExceptionDispatchInfo>();
+        for (var i = 0; i < count; i++)
+        {
+            var index = i;
+            Post(() =>
+            {
+                try
+                {
+                    body(index);
+                }
+                catch (Exception e)
+                {
+                    errors.Enqueue(ExceptionDispatchInfo.Capture(e));
+                }
+                finally
+                {
+                    done.Signal();
+                }
+            });
+        }
+
+        done.Wait();
+        if (errors.TryPeek(out var first))
+        {
+            first.Throw();
+        }
+    }
 
     /// <summary>Runs what is queued, then stops the threads.</summary>
     public void Dispose()

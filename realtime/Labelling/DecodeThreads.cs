@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Runtime.ExceptionServices;
 using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Realtime.Labelling;
@@ -19,37 +17,7 @@ public sealed class DecodeThreads(int count) : IDisposable
     public IReadOnlyList<int> ThreadIds => threads.ThreadIds;
 
     /// <summary>Runs <paramref name="body"/> for 0 .. count - 1 on these threads and waits; the first exception is rethrown as it was.</summary>
-    public void For(int count, Action<int> body)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        using var done = new CountdownEvent(count);
-        var errors = new ConcurrentQueue<ExceptionDispatchInfo>();
-        for (var i = 0; i < count; i++)
-        {
-            var index = i;
-            threads.Post(() =>
-            {
-                try
-                {
-                    body(index);
-                }
-                catch (Exception e)
-                {
-                    errors.Enqueue(ExceptionDispatchInfo.Capture(e));
-                }
-                finally
-                {
-                    done.Signal();
-                }
-            });
-        }
-
-        done.Wait();
-        if (errors.TryPeek(out var first))
-        {
-            first.Throw();
-        }
-    }
+    public void For(int count, Action<int> body) => threads.For(count, body);
 
     public void Dispose() => threads.Dispose();
 }

@@ -125,39 +125,30 @@ public sealed class PrefetchDecoder : IDisposable
         }
 
         var plane = set.Width * set.Height * 3;
-        var done = new TaskCompletionSource<DecodedBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
-        threads.Post(() =>
+        return threads.Run(() =>
         {
-            try
+            if (!buffers.TryTake(out var pixels) || pixels.Length < count * plane)
             {
-                if (!buffers.TryTake(out var pixels) || pixels.Length < count * plane)
-                {
-                    pixels = new byte[count * plane];
-                }
-
-                var kept = new List<int>(count);
-                for (var i = 0; i < count && !stopped.Value; i++)
-                {
-                    var index = order[start + i];
-                    if (ImageLoader.TryDecode(set.Paths[index], set.Width, set.Height, pixels, kept.Count * plane, out var reason))
-                    {
-                        kept.Add(index);
-                        Interlocked.Increment(ref decoded);
-                    }
-                    else
-                    {
-                        set.Skipped.Add(new SkippedFile(set.Paths[index], reason));
-                    }
-                }
-
-                done.SetResult(new DecodedBatch([.. kept], pixels, count));
+                pixels = new byte[count * plane];
             }
-            catch (Exception e)
+
+            var kept = new List<int>(count);
+            for (var i = 0; i < count && !stopped.Value; i++)
             {
-                done.SetException(e);
+                var index = order[start + i];
+                if (ImageLoader.TryDecode(set.Paths[index], set.Width, set.Height, pixels, kept.Count * plane, out var reason))
+                {
+                    kept.Add(index);
+                    Interlocked.Increment(ref decoded);
+                }
+                else
+                {
+                    set.Skipped.Add(new SkippedFile(set.Paths[index], reason));
+                }
             }
+
+            return new DecodedBatch([.. kept], pixels, count);
         });
-        return done.Task;
     }
 
     private void Release(DecodedBatch batch)

@@ -128,23 +128,18 @@ public sealed class ModelScorer : IDisposable
         var camSize = CamHeight * CamWidth;
         var scored = new List<ScoredPhoto>(paths.Count);
         var unreadable = new List<string>();
+        var readable = new bool[BatchSize];
         for (var start = 0; start < paths.Count; start += BatchSize)
         {
             var count = Math.Min(BatchSize, paths.Count - start);
             // Decoding runs on the decode threads between model runs; a short last batch runs padded (spare slots keep
             // older photos, whose outputs are ignored), so ONNX Runtime sees one input shape only.
-            var decodes = new Task<bool>[count];
-            for (var i = 0; i < count; i++)
-            {
-                decodes[i] = Decode(paths[start + i], slots[i]);
-            }
-
             // Every decode ends before the model reads the slots (a failure throws once all have ended).
-            Task.WaitAll(decodes);
+            decoder.For(count, i => readable[i] = TryDecodeInto(paths[start + i], slots[i]));
             session.Run(runOptions, InputNames, inputs, OutputNames, outputs);
             for (var i = 0; i < count; i++)
             {
-                if (!decodes[i].Result)
+                if (!readable[i])
                 {
                     unreadable.Add(paths[start + i]);
                     continue;
@@ -181,24 +176,6 @@ public sealed class ModelScorer : IDisposable
         }
 
         return value == 1 ? null : value;
-    }
-
-    /// <summary>Queues one photo's decode into <paramref name="slot"/>; true when it could be read.</summary>
-    private Task<bool> Decode(string path, Mat slot)
-    {
-        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        decoder.Post(() =>
-        {
-            try
-            {
-                done.SetResult(TryDecodeInto(path, slot));
-            }
-            catch (Exception e)
-            {
-                done.SetException(e);
-            }
-        });
-        return done.Task;
     }
 
     private bool TryDecodeInto(string path, Mat slot)
