@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Data;
-using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Training;
 using TorchSharp;
@@ -34,7 +33,6 @@ public sealed class FeaturesStrategy : Strategy
             var (backbone, head) = (model.Backbone, model.Head);
             Freeze(backbone, trainable: null);
             var notes = new List<string>();
-            var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(context.Backbone));
             // One frozen backbone (an ONNX Runtime session) for both splits, built only when a split misses the cache.
             backbone.eval();
             var frozen = new Lazy<FrozenPart>(() => context.Frozen(backbone, FrozenScope.PooledBackbone));
@@ -42,8 +40,8 @@ public sealed class FeaturesStrategy : Strategy
             PhaseTiming trainPhase, validationPhase;
             try
             {
-                (train, trainPhase) = PooledFeatures.Load(context, backbone.Info, frozen, weights, context.Train, "train", notes, Name);
-                (validation, validationPhase) = PooledFeatures.Load(context, backbone.Info, frozen, weights, context.Validation, "validation", notes, Name);
+                (train, trainPhase) = PooledFeatures.Load(context, backbone.Info, frozen, context.Train, "train", notes, Name);
+                (validation, validationPhase) = PooledFeatures.Load(context, backbone.Info, frozen, context.Validation, "validation", notes, Name);
             }
             finally
             {

@@ -39,12 +39,14 @@ public sealed class FinetuneStrategy : Strategy
             var lowest = unfrozen.Min(backbone.BlockIndex);
             backbone.eval();
             using var stem = context.Frozen(backbone, FrozenScope.Below(backbone.Info.BlockNames[lowest]));
-            Tensor Forward(Tensor images)
+            Tensor Through(Func<Tensor, Tensor> upper, Tensor images)
             {
                 using var below = stem.Run(images);   // [B, C, h, w], the lowest unfrozen block's input
-                using var features = backbone.ForwardFrom(below, lowest);
+                using var features = upper(below);
                 return head.call(features);
             }
+
+            Tensor Forward(Tensor images) => Through(below => backbone.ForwardFrom(below, lowest), images);
 
             var before = Fitter.Evaluate(model, Forward, validation, settings.BatchSize, context.Progress, "finetune: before loading head");
             head.load(featuresHead);
@@ -57,12 +59,6 @@ public sealed class FinetuneStrategy : Strategy
             var names = string.Join(", ", unfrozen);
             var precision = TrainingPrecisions.Resolve(settings.Precision, settings.Device, TrainingPrecisions.CpuHasBFloat16);
             using var bf16 = precision == TrainingPrecision.Bf16 ? new BFloat16Blocks(backbone, lowest) : null;
-            Tensor TrainForward(Tensor images)
-            {
-                using var below = stem.Run(images);
-                using var features = bf16!.Forward(below);
-                return head.call(features);
-            }
 
             notes.Add(bf16 is null
                 ? "Training steps in float32."
@@ -77,7 +73,7 @@ public sealed class FinetuneStrategy : Strategy
                     Strategy = Name,
                     Module = model,
                     Forward = Forward,
-                    TrainForward = bf16 is null ? null : TrainForward,
+                    TrainForward = bf16 is null ? null : images => Through(bf16.Forward, images),
                     BeforeStep = bf16 is null ? null : bf16.MoveGradients,
                     SetTrainMode = () =>
                     {

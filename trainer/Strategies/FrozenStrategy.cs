@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Trainer.Strategies;
@@ -30,8 +29,7 @@ public sealed class FrozenStrategy : Strategy
             // Validation photos are not augmented, so the frozen backbone gives them the same pooled features every
             // epoch: computed once (or read from the cache the features strategy shares), the head alone then
             // validates each epoch.
-            var weights = FeatureCache.WeightsDigest(Backbones.WeightFiles(context.Backbone));
-            var (validation, validationPhase) = PooledFeatures.Load(context, backbone.Info, new Lazy<FrozenPart>(() => frozen), weights, context.Validation, "validation", notes, Name);
+            var (validation, validationPhase) = PooledFeatures.Load(context, backbone.Info, new Lazy<FrozenPart>(() => frozen), context.Validation, "validation", notes, Name);
             using var validationFeatures = validation.Features;
             var fit = Fitter.Fit(
                 new FitRequest

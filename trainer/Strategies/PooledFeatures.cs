@@ -22,11 +22,11 @@ public static class PooledFeatures
     /// The pooled features of <paramref name="images"/>: read from the cache when it holds them, else extracted by
     /// <paramref name="frozenBackbone"/> (created on first need) and cached when every photo was read.
     /// </summary>
-    public static (CachedFeatures Cached, PhaseTiming Phase) Load(StrategyContext context, BackboneInfo info, Lazy<FrozenPart> frozenBackbone, string weightsDigest, ImageSet images, string split, List<string> notes, string strategy)
+    public static (CachedFeatures Cached, PhaseTiming Phase) Load(StrategyContext context, BackboneInfo info, Lazy<FrozenPart> frozenBackbone, ImageSet images, string split, List<string> notes, string strategy)
     {
         var settings = context.Settings;
         var clock = Stopwatch.StartNew();
-        var key = FeatureCache.Key(info, weightsDigest, images, context.Classes);
+        var key = FeatureCache.Key(info, context.WeightsDigest, images, context.Classes);
         var path = FeatureCache.PathFor(settings.CacheDirectory, key);
         if (FeatureCache.TryLoad(path, out var loaded, out var labels))
         {
@@ -47,7 +47,6 @@ public static class PooledFeatures
         var sources = new List<int>(images.Count);   // the photo of each row
         try
         {
-            var kept = new List<int>(images.Count);
             var frozen = frozenBackbone.Value;
             using (var task = context.Progress.Start($"{strategy}: extract {split} ({frozen.Engine})", images.Count, "img"))
             {
@@ -55,14 +54,13 @@ public static class PooledFeatures
                 {
                     using var scope = NewDisposeScope();
                     var pooled = frozen.Run(batch.Input);   // [B, D]
-                    features.narrow(0, kept.Count, pooled.shape[0]).copy_(pooled);
-                    kept.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(l => (int)l));
+                    features.narrow(0, sources.Count, pooled.shape[0]).copy_(pooled);
                     sources.AddRange(batch.Indices);
                     task.Advance(batch.Attempted);
                 }
             }
 
-            labels = [.. kept];
+            labels = [.. sources.Select(i => images.Labels[i])];
             if (labels.Length < images.Count)
             {
                 // A view of the rows filled, no copy: the unread rows (2 KiB a skipped photo at 512 features) stay allocated.

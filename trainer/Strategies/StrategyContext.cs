@@ -12,6 +12,25 @@ namespace DogsVsCats.Vision.Trainer.Strategies;
 public sealed record StrategyContext(
     ImageSet Train, ImageSet Validation, IReadOnlyList<string> Classes, BackboneSpec Backbone, TrainingSettings Settings, string RunDirectory, IProgressReporter Progress)
 {
+    private (BackboneSpec Spec, string Digest)? weights;
+
+    /// <summary>
+    /// SHA-256 of the backbone's weight files, part of every feature-cache key: hashed once per run (tens of MB), for
+    /// every strategy that reads or fills the cache.
+    /// </summary>
+    public string WeightsDigest
+    {
+        get
+        {
+            if (weights is not { } known || known.Spec != Backbone)
+            {
+                weights = known = (Backbone, FeatureCache.WeightsDigest(Backbones.WeightFiles(Backbone)));
+            }
+
+            return known.Digest;
+        }
+    }
+
     /// <summary>Pretrained backbone + a new head (seeded), on the run's device.</summary>
     public TransferModel NewModel()
     {
