@@ -71,6 +71,35 @@ public sealed class FrozenPartTests(TorchvisionReferenceFixture reference)
         Assert.True((viaStem - expected).abs().max().item<float>() <= 1e-4, "logits from the ONNX Runtime stem + TorchSharp last stage");
     }
 
+    /// <summary>
+    /// ONNX Runtime reads the input tensor's memory in place and writes into the result's: a batch that is a view into
+    /// a larger tensor (memory offset), a non-contiguous view, an empty batch, and a second run must each give what the
+    /// same photos alone give, and no result may share memory with another.
+    /// </summary>
+    [Fact]
+    public void OnnxRuntime_ViewsAndRepeatedRuns_ReadAndWriteTheirOwnMemory()
+    {
+        using var backbone = Backbones.Create(BackboneSpec.Default);
+        backbone.eval();
+        using var pixels = Photos(backbone.Info, 4);
+        using var part = FrozenPart.Create(backbone, FrozenScope.PooledBackbone, FrozenEngine.OnnxRuntime, CPU, threads: 2);
+        using var all = part.Run(pixels);
+        using var before = all.clone();
+
+        using var middle = pixels.narrow(0, 1, 2);                                              // starts one image in
+        using var ofMiddle = part.Run(middle);
+        using var mirrored = pixels.flip(3).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);   // channels-last strides
+        using var ofMirrored = part.Run(mirrored);
+        using var ofMirroredAlone = part.Run(pixels.flip(3).contiguous());
+        using var empty = part.Run(pixels.narrow(0, 0, 0));
+
+        Assert.True((ofMiddle - all.narrow(0, 1, 2)).abs().max().item<float>() <= 1e-5, "a view that starts one image in");
+        Assert.True((ofMirrored - ofMirroredAlone).abs().max().item<float>() <= 1e-5, "a non-contiguous view");
+        Assert.True((ofMirrored - all).abs().max().item<float>() > 1e-3, "mirrored photos give other features: the check would prove nothing");
+        Assert.Equal(0f, (before - all).abs().max().item<float>());   // later runs did not write into an earlier result
+        Assert.Equal(new long[] { 0, backbone.Info.FeatureChannels }, empty.shape);
+    }
+
     [Fact]
     public void Resolve_Auto_PicksOnnxRuntimeOnCpuAndTorchOnCuda()
     {
