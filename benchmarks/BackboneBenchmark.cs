@@ -40,6 +40,9 @@ public sealed record BackboneBenchmarkRequest
 
     /// <summary>Photos decoded for the decode figure.</summary>
     public int DecodeCount { get; init; } = 256;
+
+    /// <summary>Times each figure is measured, the trainer's and the peer's alternately; medians are printed.</summary>
+    public int Rounds { get; init; } = 3;
 }
 
 /// <summary>
@@ -67,44 +70,44 @@ public static class BackboneBenchmark
         }
 
         var precision = TrainingPrecisions.Resolve(request.Precision, CPU, TrainingPrecisions.CpuHasBFloat16);
-        Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp (finetune step in {TrainingPrecisions.Name(precision)}); ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
+        Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp (finetune step in {TrainingPrecisions.Name(precision)}); ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up, median of {request.Rounds} round(s){(request.Peer ? ", the trainer's and PyTorch's in turn" : string.Empty)}; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
         var rows = new List<string[]>();
         double? reference = null;
         foreach (var name in request.Backbones)
         {
             var info = Backbones.Describe(name);
-            var figures = new Dictionary<string, double>();
             manual_seed(1);
 #pragma warning disable CA2000 // the backbone and head become modules of the model, which disposes them
             using var model = new TransferModel(Backbones.Architecture(name), new ClassifierHead(info.FeatureChannels, 2));
-            using var input = Input(info, photos, request, figures);
-            Strategy.Freeze(model.Backbone, trainable: null);
-            model.eval();
-            using (var pooled = FrozenPart.Create(model.Backbone, FrozenScope.PooledBackbone, request.FrozenEngine, CPU, cores))
-            {
-                figures["features"] = Features(pooled, input, request);
-                figures["frozen"] = FrozenStep(model, pooled, input, request);
-            }
+#pragma warning restore CA2000
+            var files = photos.Take(Math.Max(request.DecodeCount, request.Batch)).Select(p => new LabeledFile(p, 0)).ToList();
+            using var input = Input(info, files, request);
 
-            using (var stem = FrozenPart.Create(model.Backbone, FrozenScope.Stem, request.FrozenEngine, CPU, cores))
+            // Rounds alternate the trainer and the peer, so that a slow spell on a shared machine hits both sides of a
+            // ratio alike; each figure is the median over rounds, each ratio the median of the rounds' own ratios.
+            var ours = new List<Dictionary<string, double>>();
+            var theirs = new List<Dictionary<string, double>>();
+            for (var round = 0; round < request.Rounds; round++)
             {
-                figures["finetune"] = FinetuneStep(model, stem, input, request, precision);
+                ours.Add(Measure(model, info, files, input, request, precision, cores));
+                theirs.Add(request.Peer ? PeerFigures(name, request, cores) : []);
             }
 
             var (onnx1, onnxBatch) = Onnx(model, info, request.Batch, request.Seconds, cores);
-            reference ??= figures["features"];
-            var peer = request.Peer ? PeerFigures(name, request, cores) : [];
-            foreach (var figure in Figures.Where(figures.ContainsKey))
+            var features = Median(ours.Select(r => r["features"]));
+            reference ??= features;
+            foreach (var figure in Figures.Where(ours[0].ContainsKey))
             {
-                var ours = figures[figure];
-                rows.Add(peer.TryGetValue(figure, out var theirs)
-                    ? [name, figure, F(ours), F(theirs), $"{ours / theirs:F2} x"]
-                    : [name, figure, F(ours), "-", "-"]);
+                var mine = Median(ours.Select(r => r[figure]));
+                var ratios = ours.Zip(theirs).Where(r => r.Second.ContainsKey(figure)).Select(r => r.First[figure] / r.Second[figure]).ToList();
+                rows.Add(ratios.Count == 0
+                    ? [name, figure, F(mine), "-", "-"]
+                    : [name, figure, F(mine), F(Median(theirs.Select(r => r[figure]))), Ratio(ratios)]);
             }
 
             rows.Add([name, "exported model, ONNX Runtime b1", F(onnx1), "-", "-"]);
             rows.Add([name, $"exported model, ONNX Runtime b{request.Batch}", F(onnxBatch), "-", "-"]);
-            rows.Add([name, "features vs resnet18-imagenet", $"{figures["features"] / reference.Value:F2} x", "-", "-"]);
+            rows.Add([name, "features vs resnet18-imagenet", $"{features / reference.Value:F2} x", "-", "-"]);
         }
 
         Print(["backbone", "figure (images/s)", "trainer", "PyTorch eager", "trainer / PyTorch"], rows);
@@ -118,21 +121,56 @@ public static class BackboneBenchmark
             ? [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(ImageFile.IsImagePath).Order(StringComparer.Ordinal)]
             : [];
 
-    /// <summary>[B, 3, H, W] float BGR 0..255, as the trainer feeds its backbone; decodes the photos (and times it) when there are any.</summary>
-    private static Tensor Input(BackboneInfo info, List<string> photos, BackboneBenchmarkRequest request, Dictionary<string, double> figures)
+    /// <summary>One round of the trainer's figures: decoding (with photos), features, the frozen step, the finetune step.</summary>
+    private static Dictionary<string, double> Measure(TransferModel model, BackboneInfo info, List<LabeledFile> files, Tensor input, BackboneBenchmarkRequest request, TrainingPrecision precision, int cores)
     {
-        if (photos.Count == 0)
+        var figures = new Dictionary<string, double>();
+        if (files.Count > 0)
+        {
+            var clock = Stopwatch.StartNew();
+            var set = ImageLoader.Load(files, info.InputWidth, info.InputHeight, []);
+            figures["decode"] = set.Count / clock.Elapsed.TotalSeconds;
+        }
+
+        Strategy.Freeze(model.Backbone, trainable: null);
+        model.eval();
+        using (var pooled = FrozenPart.Create(model.Backbone, FrozenScope.PooledBackbone, request.FrozenEngine, CPU, cores))
+        {
+            figures["features"] = Features(pooled, input, request);
+            figures["frozen"] = FrozenStep(model, pooled, input, request);
+        }
+
+        using (var stem = FrozenPart.Create(model.Backbone, FrozenScope.Stem, request.FrozenEngine, CPU, cores))
+        {
+            figures["finetune"] = FinetuneStep(model, stem, input, request, precision);
+        }
+
+        return figures;
+    }
+
+    /// <summary>[B, 3, H, W] float BGR 0..255, as the trainer feeds its backbone: the first photos decoded, or random pixels without photos.</summary>
+    private static Tensor Input(BackboneInfo info, List<LabeledFile> files, BackboneBenchmarkRequest request)
+    {
+        if (files.Count == 0)
         {
             return rand(request.Batch, 3, info.InputHeight, info.InputWidth) * 255;
         }
 
-        var files = photos.Take(request.DecodeCount).Select(p => new LabeledFile(p, 0)).ToList();
-        ImageLoader.Load(files[..Math.Min(8, files.Count)], info.InputWidth, info.InputHeight, []);   // warm-up: OpenCV's first decode loads codecs
-        var clock = Stopwatch.StartNew();
-        var set = ImageLoader.Load(files, info.InputWidth, info.InputHeight, []);
-        figures["decode"] = set.Count / clock.Elapsed.TotalSeconds;
+        var set = ImageLoader.Load(files[..request.Batch], info.InputWidth, info.InputHeight, []);   // also the warm-up: OpenCV's first decode loads codecs
         return Batches.Images(set, [.. Enumerable.Range(0, request.Batch)], CPU);
     }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>The median ratio, with the rounds' range when there is more than one.</summary>
+    private static string Ratio(List<double> ratios) =>
+        ratios.Count == 1
+            ? $"{ratios[0]:F2} x"
+            : string.Create(CultureInfo.InvariantCulture, $"{Median(ratios):F2} x ({ratios.Min():F2}-{ratios.Max():F2})");
 
     private static double Features(FrozenPart pooled, Tensor input, BackboneBenchmarkRequest request) =>
         Rate(request.Batch, request.Seconds, () =>

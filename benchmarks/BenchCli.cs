@@ -71,15 +71,22 @@ public static class BenchCli
         var precision = new Option<string>("--precision") { Description = "The finetune step's number format through the last stage, as in trainer train: auto (bf16 on a CPU with AVX512-BF16 or AMX), fp32 or bf16.", DefaultValueFactory = _ => "auto" };
         precision.AcceptOnlyFromAmong([.. Enum.GetNames<TrainingPrecision>().Select(n => n.ToLowerInvariant())]);
         var peer = new Option<bool>("--peer") { Description = "After each backbone, run PyTorch eager (tools/peer_benchmark.py, Debian's python3-torch) on the same photos and print trainer / PyTorch ratios; needs --photos." };
+        var rounds = new Option<int>("--rounds") { Description = "Times each figure is measured, the trainer's and (with --peer) PyTorch's in turn; each figure is the median, each ratio the median of the rounds' ratios, with their range.", DefaultValueFactory = _ => 3 };
         var backbones = new Command("backbones", "Per backbone: decoding, TorchSharp features / frozen step / finetune step images/s, exported model on ONNX Runtime; with --peer, PyTorch eager side by side.")
         {
-            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, precision, peer,
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, precision, peer, rounds,
         };
         backbones.SetAction(parsed =>
         {
             if (parsed.GetValue(peer) && parsed.GetValue(photos) is null)
             {
                 Console.Error.WriteLine("error: --peer needs --photos DIR: both sides run on the same real photos.");
+                return ExitCodes.BadInput;
+            }
+
+            if (parsed.GetValue(rounds) < 1)
+            {
+                Console.Error.WriteLine($"error: --rounds {parsed.GetValue(rounds)}: at least 1 round is needed.");
                 return ExitCodes.BadInput;
             }
 
@@ -93,6 +100,7 @@ public static class BenchCli
                 Peer = parsed.GetValue(peer),
                 FrozenEngine = parsed.GetValue(frozenEngine),
                 Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
+                Rounds = parsed.GetValue(rounds),
             });
         });
         root.Subcommands.Add(backbones);
