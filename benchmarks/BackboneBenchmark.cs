@@ -41,6 +41,9 @@ public sealed record BackboneBenchmarkRequest
     /// <summary>Photos decoded for the decode figure.</summary>
     public int DecodeCount { get; init; } = 256;
 
+    /// <summary>Also profiles the exported model in ONNX Runtime: operators' time shares and the convolutions' GFLOP/s.</summary>
+    public bool Profile { get; init; }
+
     /// <summary>Times each figure is measured, the trainer's and the peer's alternately; medians are printed.</summary>
     public int Rounds { get; init; } = 3;
 }
@@ -72,6 +75,7 @@ public static class BackboneBenchmark
         var precision = TrainingPrecisions.Resolve(request.Precision, CPU, TrainingPrecisions.CpuHasBFloat16);
         Console.WriteLine($"Frozen layers on {FrozenPart.Resolve(request.FrozenEngine, CPU)}, training layers on TorchSharp (finetune step in {TrainingPrecisions.Name(precision)}); ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {cores} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Seconds:F0} s per figure after warm-up, median of {request.Rounds} round(s){(request.Peer ? ", the trainer's and PyTorch's in turn" : string.Empty)}; random weights; {(photos.Count > 0 ? $"pixels of real photos from {request.Photos}" : "random pixels")}.");
         var rows = new List<string[]>();
+        var profiles = new List<string>();
         double? reference = null;
         foreach (var name in request.Backbones)
         {
@@ -93,16 +97,21 @@ public static class BackboneBenchmark
                 theirs.Add(request.Peer ? PeerFigures(name, request, cores) : []);
             }
 
-            var (onnx1, onnxBatch) = Onnx(model, info, request.Batch, request.Seconds, cores);
-            var features = Median(ours.Select(r => r["features"]));
+            var (onnx1, onnxBatch, profile) = Onnx(model, info, request.Batch, request.Seconds, cores, request.Profile);
+            if (profile is not null)
+            {
+                profiles.Add($"{name}, exported model on ONNX Runtime, batch {request.Batch}: {profile.Describe(request.Batch)}.");
+            }
+
+            var features = Statistics.Median(ours.Select(r => r["features"]));
             reference ??= features;
             foreach (var figure in Figures.Where(ours[0].ContainsKey))
             {
-                var mine = Median(ours.Select(r => r[figure]));
+                var mine = Statistics.Median(ours.Select(r => r[figure]));
                 var ratios = ours.Zip(theirs).Where(r => r.Second.ContainsKey(figure)).Select(r => r.First[figure] / r.Second[figure]).ToList();
                 rows.Add(ratios.Count == 0
                     ? [name, figure, F(mine), "-", "-"]
-                    : [name, figure, F(mine), F(Median(theirs.Select(r => r[figure]))), Ratio(ratios)]);
+                    : [name, figure, F(mine), F(Statistics.Median(theirs.Select(r => r[figure]))), Ratio(ratios)]);
             }
 
             rows.Add([name, "exported model, ONNX Runtime b1", F(onnx1), "-", "-"]);
@@ -111,6 +120,7 @@ public static class BackboneBenchmark
         }
 
         Print(["backbone", "figure (images/s)", "trainer", "PyTorch eager", "trainer / PyTorch"], rows);
+        profiles.ForEach(Console.WriteLine);
         return ExitCodes.Ok;
     }
 
@@ -160,17 +170,11 @@ public static class BackboneBenchmark
         return Batches.Images(set, [.. Enumerable.Range(0, request.Batch)], CPU);
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
     /// <summary>The median ratio, with the rounds' range when there is more than one.</summary>
     private static string Ratio(List<double> ratios) =>
         ratios.Count == 1
             ? $"{ratios[0]:F2} x"
-            : string.Create(CultureInfo.InvariantCulture, $"{Median(ratios):F2} x ({ratios.Min():F2}-{ratios.Max():F2})");
+            : string.Create(CultureInfo.InvariantCulture, $"{Statistics.Median(ratios):F2} x ({ratios.Min():F2}-{ratios.Max():F2})");
 
     private static double Features(FrozenPart pooled, Tensor input, BackboneBenchmarkRequest request) =>
         Rate(request.Batch, request.Seconds, () =>
@@ -254,7 +258,8 @@ public static class BackboneBenchmark
         return figures;
     }
 
-    private static (double Batch1, double BatchN) Onnx(TransferModel model, BackboneInfo info, int batch, double seconds, int threads)
+    /// <summary>The exported model on ONNX Runtime at batch 1 and <paramref name="batch"/>; with <paramref name="profile"/>, also a profiled session's account of a batch.</summary>
+    private static (double Batch1, double BatchN, OnnxProfile? Profile) Onnx(TransferModel model, BackboneInfo info, int batch, double seconds, int threads, bool profile)
     {
         var path = Path.Combine(Path.GetTempPath(), $"dogsvscats-bench-{info.Name}-{Environment.ProcessId}.onnx");
         try
@@ -263,11 +268,34 @@ public static class BackboneBenchmark
             ModelExporter.Export(model, description, path, overwrite: true);
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
             using var session = new InferenceSession(path, options);
-            return (OnnxRate(session, info, 1, seconds), OnnxRate(session, info, batch, seconds));
+            return (OnnxRate(session, info, 1, seconds), OnnxRate(session, info, batch, seconds), profile ? Profile(path, info, batch, threads) : null);
         }
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>A session of its own with ONNX Runtime's profiler on (it slows the runs it records), a few batches, the trace read and deleted.</summary>
+    private static OnnxProfile Profile(string model, BackboneInfo info, int batch, int threads)
+    {
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = threads,
+            EnableProfiling = true,
+            ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"dogsvscats-bench-profile-{Environment.ProcessId}"),
+        };
+        using var session = new InferenceSession(model, options);
+        OnnxRate(session, info, batch, seconds: 0);   // two warm-up batches and three more
+        var trace = session.EndProfiling();
+        try
+        {
+            return OnnxProfile.Read(trace);
+        }
+        finally
+        {
+            File.Delete(trace);
         }
     }
 

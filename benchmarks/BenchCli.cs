@@ -72,9 +72,10 @@ public static class BenchCli
         precision.AcceptOnlyFromAmong([.. Enum.GetNames<TrainingPrecision>().Select(n => n.ToLowerInvariant())]);
         var peer = new Option<bool>("--peer") { Description = "After each backbone, run PyTorch eager (tools/peer_benchmark.py, Debian's python3-torch) on the same photos and print trainer / PyTorch ratios; needs --photos." };
         var rounds = new Option<int>("--rounds") { Description = "Times each figure is measured, the trainer's and (with --peer) PyTorch's in turn; each figure is the median, each ratio the median of the rounds' ratios, with their range.", DefaultValueFactory = _ => 3 };
+        var profile = new Option<bool>("--profile") { Description = "Also profile the exported model in ONNX Runtime (a session of its own, a few batches): each operator type's share of the time and the convolutions' GFLOP/s, all of them and the slowest and fastest one." };
         var backbones = new Command("backbones", "Per backbone: decoding, TorchSharp features / frozen step / finetune step images/s, exported model on ONNX Runtime; with --peer, PyTorch eager side by side.")
         {
-            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, precision, peer, rounds,
+            backboneNames, backboneBatch, backboneSeconds, backboneThreads, photos, frozenEngine, precision, peer, rounds, profile,
         };
         backbones.SetAction(parsed =>
         {
@@ -101,6 +102,7 @@ public static class BenchCli
                 FrozenEngine = parsed.GetValue(frozenEngine),
                 Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
                 Rounds = parsed.GetValue(rounds),
+                Profile = parsed.GetValue(profile),
             });
         });
         root.Subcommands.Add(backbones);
