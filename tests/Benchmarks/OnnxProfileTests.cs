@@ -26,8 +26,7 @@ public sealed class OnnxProfileTests
             "Conv", [graph.Node("Relu", [plain], "relu"), graph.Initializer("g", groupedWeight)], "grouped",
             OnnxGraphBuilder.IntsAttribute("strides", 2, 2), OnnxGraphBuilder.IntAttribute("group", 2));
         graph.Output(grouped, "y", TensorProto.Types.DataType.Float, 2, 6, 4, 4);
-        var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+        var model = graph.ToModel();
         var prefix = Path.Combine(Path.GetTempPath(), $"dogsvscats-profile-test-{Guid.NewGuid():N}");
         using var options = new SessionOptions { EnableProfiling = true, ProfileOutputPathPrefix = prefix, GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(model.ToByteArray(), options);

@@ -39,8 +39,7 @@ internal static class OnnxTestSession
     private static float[] Run<T>(OnnxGraphBuilder graph, string output, DenseTensor<T> input)
     {
         graph.Output(output, "y", TensorProto.Types.DataType.Float);
-        var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+        var model = graph.ToModel();
         using var session = new InferenceSession(model.ToByteArray());
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("x", input)]);
         return [.. results[0].AsEnumerable<float>()];

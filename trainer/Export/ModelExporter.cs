@@ -134,15 +134,10 @@ public static class ModelExporter
         graph.Output(probability, ModelContract.ProbabilitiesName, TensorProto.Types.DataType.Float, "N", classes);
         graph.Output(cam, ModelContract.CamName, TensorProto.Types.DataType.Float, "N", classes, featureHeight, featureWidth);
 
-        var proto = new ModelProto
-        {
-            IrVersion = 7,
-            ProducerName = Producer,
-            ProducerVersion = ProducerVersion,
-            DocString = $"DogsVsCats.Vision model contract v{ModelContract.Version}: {metadata.Backbone}, strategy {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}.",
-            Graph = graph.Graph,
-        };
-        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+        var proto = graph.ToModel();
+        proto.ProducerName = Producer;
+        proto.ProducerVersion = ProducerVersion;
+        proto.DocString = $"DogsVsCats.Vision model contract v{ModelContract.Version}: {metadata.Backbone}, strategy {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}.";
         foreach (var (key, value) in metadata.ToProperties())
         {
             proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });

@@ -125,6 +125,14 @@ public sealed class OnnxGraphBuilder
         Graph.Output.Add(ValueInfo(to, type, dims));
     }
 
+    /// <summary>A model of the graph as built so far: IR version 7, the default domain at <see cref="Opset"/>.</summary>
+    public ModelProto ToModel()
+    {
+        var model = new ModelProto { IrVersion = 7, Graph = Graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = Opset });
+        return model;
+    }
+
     /// <summary>A graph input; dims are numbers or names (dynamic axes).</summary>
     public void Input(string name, TensorProto.Types.DataType type, params object[] dims) => Graph.Input.Add(ValueInfo(name, type, dims));
 

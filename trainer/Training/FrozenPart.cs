@@ -118,8 +118,7 @@ public abstract class FrozenPart : IDisposable
                 : backbone.ExportBelow(graph, InputName, scope.FirstLiveBlock(backbone));
             outputShape = OutputShape(backbone, scope);
             graph.Output(output, OutputName, TensorProto.Types.DataType.Float, ["N", .. outputShape.Cast<object>()]);
-            var model = new ModelProto { IrVersion = 7, Graph = graph.Graph };
-            model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OnnxGraphBuilder.Opset });
+            var model = graph.ToModel();
             options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             session = new InferenceSession(model.ToByteArray(), options);
