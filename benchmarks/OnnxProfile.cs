@@ -62,11 +62,12 @@ public sealed record OnnxProfile(
         }
 
         var slowest = convolutions.MinBy(n => n.Flop / n.Seconds);
+        var flop = convolutions.Sum(n => n.Flop);
         var seconds = convolutions.Sum(n => n.Seconds);
         return new OnnxProfile(
             shares,
-            convolutions.Sum(n => n.Flop) / 1e9,
-            convolutions.Sum(n => n.Flop) / seconds / 1e9,
+            flop / 1e9,
+            flop / seconds / 1e9,
             slowest.Flop / slowest.Seconds / 1e9,
             slowest.Seconds / seconds,
             convolutions.Max(n => n.Flop / n.Seconds) / 1e9);

@@ -32,9 +32,10 @@ public sealed class OnnxProfileTests
         using var session = new InferenceSession(model.ToByteArray(), options);
         var pixels = new float[2 * 8 * 10 * 10];
         using var input = OrtValue.CreateTensorValueFromMemory(pixels, [2, 8, 10, 10]);
+        using var runOptions = new RunOptions();
         for (var run = 0; run < 3; run++)
         {
-            using var outputs = session.Run(new RunOptions(), ["x"], [input], ["y"]);
+            using var outputs = session.Run(runOptions, ["x"], [input], ["y"]);
         }
 
         var trace = session.EndProfiling();
