@@ -128,6 +128,37 @@ public sealed class ClassifierTests(SmallRunFixture run)
     }
 
     [Fact]
+    public void ClassifyPixels_ImagesResizedByTheSharedRule_SamePredictionsAsClassify()
+    {
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
+        var (width, height) = (classifier.Description.InputWidth, classifier.Description.InputHeight);
+        var images = Photos(2);
+        try
+        {
+            var expected = classifier.Classify(images);
+            var imageBytes = width * height * 3;
+            var pixels = new byte[images.Length * imageBytes];
+            for (var i = 0; i < images.Length; i++)
+            {
+                using var resized = ImagePreprocessing.Resize(images[i], width, height);
+                resized.AsSpan<byte>().CopyTo(pixels.AsSpan(i * imageBytes));
+            }
+
+            var predictions = classifier.ClassifyPixels(pixels, images.Length, width, height);
+
+            Assert.Equal(expected.Select(p => p.Probabilities), predictions.Select(p => p.Probabilities));
+            Assert.All(predictions, p => Assert.Equal((width, height, 2), (p.Width, p.Height, p.BatchSize)));
+            Assert.All(predictions, p => Assert.True(p.Timings.PreprocessMs > 0 && p.Timings.InferenceMs > 0, p.Timings.ToString()));
+            var error = Assert.Throws<ArgumentException>(() => classifier.ClassifyPixels(pixels, images.Length, width + 1, height));
+            Assert.Contains($"{width}x{height}", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Array.ForEach(images, i => i.Dispose());
+        }
+    }
+
+    [Fact]
     public void Classifier_ModelWithoutContractMetadata_ThrowsWithWhatToDo()
     {
         var foreign = Path.Combine(AppContext.BaseDirectory, "models", "ResNet18.onnx");

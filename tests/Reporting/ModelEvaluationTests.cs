@@ -115,7 +115,7 @@ public sealed class ModelEvaluationTests(SmallRunFixture run)
         var directory = Path.Combine(run.Directory, "tempered-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(run.RunDirectory, TrainingRun.ModelFile)));
-        model.MetadataProps.Add(new StringStringEntryProto { Key = ModelScorer.TemperatureKey, Value = "2" });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ModelContract.Keys.Temperature, Value = "2" });
         var path = Path.Combine(directory, TrainingRun.ModelFile);
         File.WriteAllBytes(path, model.ToByteArray());
         var data = TrainingRun.Load(run.Request("features", "tempered"), new QuietProgress());
