@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
@@ -58,8 +58,8 @@ public sealed class TorchvisionReferenceFixture : IDisposable
             ValidationFraction = 0.25,
             OutputRoot = Path.Combine(Directory, "runs-" + a),
             // One plain model, so the export can be compared with the winner's checkpoint.
-            Tta = ModelContract.TtaModes.None,
-            Export = ExportSelection.Winner,
+            Tta = TestTimeAugmentation.None,
+            Export = ExportChoice.Winner,
         };
         var settings = new TrainingSettings { BatchSize = 8, Epochs = 2, Patience = 2, CacheDirectory = Path.Combine(Directory, "cache") };
         return TrainingRun.Execute(request, settings, new QuietProgress());

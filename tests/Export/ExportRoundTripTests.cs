@@ -221,7 +221,7 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         var truth = images.Labels.ToArray();
         (truth[0], truth[^1]) = (1 - truth[0], 1 - truth[^1]);
         var predictions = new ValidationPredictions(logits, run.Report.Dataset.Classes.Count, truth, images.Paths);
-        var candidate = new PredictionCandidate("winner x4", ModelContract.TtaModes.None, [predictions]);
+        var candidate = new PredictionCandidate("winner x4", TestTimeAugmentation.None, [predictions]);
         var temperature = TemperatureScaling.Fit(candidate, [.. Enumerable.Range(0, images.Count)]);
 
         Assert.True(temperature > 1, $"T = {temperature}");

@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -33,7 +34,7 @@ public sealed class ImageSizeExportTests
                 ValidationFraction = 0.25,
                 OutputRoot = Path.Combine(root, "runs"),
                 // One plain pass, so the file compares with the checkpoint run once in TorchSharp.
-                Tta = ModelContract.TtaModes.None,
+                Tta = TestTimeAugmentation.None,
             };
             var settings = new TrainingSettings { BatchSize = 8, Epochs = 2, CacheDirectory = Path.Combine(root, "cache") };
             var (report, directory) = TrainingRun.Execute(request, settings, new QuietProgress());

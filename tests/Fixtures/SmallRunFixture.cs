@@ -1,4 +1,4 @@
-using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -65,8 +65,8 @@ public sealed class SmallRunFixture
         OutputRoot = Path.Combine(Directory, outputFolder),
         // One plain model, so the tests can compare model.onnx with the winner's checkpoint; the mirrored pass and the
         // ensemble have their own graph tests.
-        Tta = ModelContract.TtaModes.None,
-        Export = ExportSelection.Winner,
+        Tta = TestTimeAugmentation.None,
+        Export = ExportChoice.Winner,
     };
 }
 

@@ -1,5 +1,5 @@
-using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -23,11 +23,11 @@ public sealed class MirroredPassTests(SmallRunFixture run)
 
         var selection = run.Report.Selection!;
         Assert.False(selection.FlipMeasured);
-        Assert.All(selection.Candidates, c => Assert.Equal(ModelContract.TtaModes.None, c.Tta));
+        Assert.All(selection.Candidates, c => Assert.Equal(TestTimeAugmentation.None, c.Tta));
         Assert.Equal(StrategyRegistry.Plan(StrategyRegistry.All).Count + 1, selection.Candidates.Count);   // + the ensemble
         Assert.Null(selection.FlipVsNone);
         Assert.NotNull(selection.EnsembleVsWinner);
-        Assert.Equal(ModelContract.TtaModes.None, selection.Tta);
+        Assert.Equal(TestTimeAugmentation.None, selection.Tta);
 
         var md = File.ReadAllText(Path.Combine(run.RunDirectory, ReportWriter.MarkdownFile));
         Assert.Contains("Flip candidates were not measured because `--tta none`", md, StringComparison.Ordinal);
@@ -40,15 +40,15 @@ public sealed class MirroredPassTests(SmallRunFixture run)
         // features from the shared run's cache: seconds; the mirrored pass is the only forward through the backbone.
         var log = new List<string>();
         var settings = new TrainingSettings { BatchSize = SmallRunFixture.BatchSize, Epochs = 1, CacheDirectory = run.CacheDirectory };
-        var request = run.Request(FeaturesStrategy.StrategyName, "runs-flip") with { Tta = ModelContract.TtaModes.Flip, ReportPhotos = ReportPhotos.None };
+        var request = run.Request(FeaturesStrategy.StrategyName, "runs-flip") with { Tta = TestTimeAugmentation.Flip, ReportPhotos = ReportPhotos.None };
         var (report, directory) = TrainingRun.Execute(request, settings, new QuietProgress(log.Add));
 
         Assert.Single(log, line => line.StartsWith(PassLine, StringComparison.Ordinal));
         var selection = report.Selection!;
         Assert.True(selection.FlipMeasured);
-        Assert.Equal([ModelContract.TtaModes.None, ModelContract.TtaModes.Flip], selection.Candidates.Select(c => c.Tta));
+        Assert.Equal([TestTimeAugmentation.None, TestTimeAugmentation.Flip], selection.Candidates.Select(c => c.Tta));
         Assert.NotNull(selection.FlipVsNone);
-        Assert.Equal(ModelContract.TtaModes.Flip, selection.Tta);
+        Assert.Equal(TestTimeAugmentation.Flip, selection.Tta);
         var md = File.ReadAllText(Path.Combine(directory, ReportWriter.MarkdownFile));
         Assert.DoesNotContain("not measured", md, StringComparison.Ordinal);
     }

@@ -1,4 +1,5 @@
 using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -57,7 +58,7 @@ public sealed class SelectionTests
         var calibrated = Predictions(new Random(4), scale: 1);
         var overconfident = new ValidationPredictions([.. calibrated.Logits.Select(l => l * 4)], 2, calibrated.Truth, calibrated.Paths);
 
-        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", ModelContract.TtaModes.None, [overconfident]));
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", TestTimeAugmentation.None, [overconfident]));
 
         Assert.InRange(fit.Temperature, 2.5, 6);
         Assert.True(fit.LossAfter < fit.LossBefore - 0.05, $"loss {fit.LossBefore} -> {fit.LossAfter}");
@@ -71,7 +72,7 @@ public sealed class SelectionTests
         var logits = truth.SelectMany(t => t == 0 ? new[] { 1f, -1f } : [-1f, 1f]).ToArray();
         var separated = new ValidationPredictions(logits, 2, truth, [.. truth.Select((_, i) => $"photo{i}.jpg")]);
 
-        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", ModelContract.TtaModes.None, [separated]));
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", TestTimeAugmentation.None, [separated]));
 
         Assert.True(fit.Temperature < TemperatureScaling.MinTemperature * 1.01, $"T = {fit.Temperature}");
         Assert.True(fit.CrossFittedLoss < fit.LossBefore);
@@ -86,7 +87,7 @@ public sealed class SelectionTests
         var plain = new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) };
         var mirrored = new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) };
 
-        var (report, chosen) = ExportSelection.Choose(plain, mirrored, ModelContract.TtaModes.Flip, ExportSelection.Ensemble);
+        var (report, chosen) = ExportSelection.Choose(plain, mirrored, TestTimeAugmentation.Flip, ExportChoice.Ensemble);
 
         Assert.Equal(ExportSelection.Ensemble, report.Exported);
         Assert.Equal(["frozen", "features"], report.Members);
@@ -104,12 +105,12 @@ public sealed class SelectionTests
         var bad = new ValidationPredictions([.. good.Logits.Select(l => -l)], 2, good.Truth, good.Paths);   // every answer flipped
         var plain = new Dictionary<string, ValidationPredictions> { ["frozen"] = bad, ["features"] = good };
 
-        var (report, chosen) = ExportSelection.Choose(plain, null, ModelContract.TtaModes.None, ExportSelection.Winner);
+        var (report, chosen) = ExportSelection.Choose(plain, null, TestTimeAugmentation.None, ExportChoice.Winner);
 
         Assert.Equal("features", report.Exported);
         Assert.Same(good, Assert.Single(chosen.Views));
         Assert.False(report.WinnerVsRunnerUp!.LossWithinNoise);
-        Assert.Throws<ArgumentException>(() => ExportSelection.Choose(plain, null, ModelContract.TtaModes.None, "finetune"));
+        Assert.Throws<ArgumentException>(() => ExportSelection.Choose(plain, null, TestTimeAugmentation.None, ExportChoice.Of("finetune")));
     }
 
     [Fact]
@@ -120,13 +121,13 @@ public sealed class SelectionTests
         var bad = new ValidationPredictions([.. good.Logits.Select(l => -l)], 2, good.Truth, good.Paths);   // every answer flipped
 
         // A member that is always wrong drags the mean down: the winner alone is exported.
-        var (losing, losingChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = bad, ["features"] = good }, null, ModelContract.TtaModes.None, ExportSelection.Auto);
+        var (losing, losingChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = bad, ["features"] = good }, null, TestTimeAugmentation.None, ExportChoice.Auto);
         Assert.Equal("features", losing.Exported);
         Assert.Same(good, Assert.Single(losingChoice.Views));
         Assert.True(losing.EnsembleVsWinner!.Loss > 0);
 
         // Two models that err on different photos: their mean has the lower loss, and is exported.
-        var (winning, winningChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) }, null, ModelContract.TtaModes.None, ExportSelection.Auto);
+        var (winning, winningChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) }, null, TestTimeAugmentation.None, ExportChoice.Auto);
         Assert.True(winning.EnsembleVsWinner!.Loss < 0, $"ensemble - winner = {winning.EnsembleVsWinner.Loss}");
         Assert.Equal(ExportSelection.Ensemble, winning.Exported);
         Assert.Equal(2, winningChoice.Views.Count);
@@ -135,17 +136,40 @@ public sealed class SelectionTests
     [Fact]
     public void Check_ExportOfAStrategyNotInThePlan_FailsBeforeTrainingNamingTheChoices()
     {
-        var error = Assert.Throws<ArgumentException>(() => ModelChoice.Check("frozen", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("features")));
+        var error = Assert.Throws<ArgumentException>(() => ModelChoice.Check(ExportChoice.Parse("frozen"), StrategyRegistry.Plan("features")));
 
         Assert.Contains("auto, winner, ensemble, features", error.Message, StringComparison.Ordinal);
-        ModelChoice.Check("features", ModelContract.TtaModes.Flip, StrategyRegistry.Plan("finetune"));   // finetune runs features first
-        Assert.Throws<ArgumentException>(() => ModelChoice.Check(ExportSelection.Winner, "rotate", StrategyRegistry.Plan("all")));
+        ModelChoice.Check(ExportChoice.Parse("features"), StrategyRegistry.Plan("finetune"));   // finetune runs features first
+        ModelChoice.Check(ExportChoice.Parse("winner"), StrategyRegistry.Plan("features"));
+    }
+
+    [Theory]
+    [InlineData("auto", ExportKind.Auto, null)]
+    [InlineData("winner", ExportKind.Winner, null)]
+    [InlineData("ensemble", ExportKind.Ensemble, null)]
+    [InlineData("features", ExportKind.Strategy, "features")]
+    [InlineData("Winner", ExportKind.Strategy, "Winner")]
+    public void ExportChoice_Parse_KindOrStrategyAndBackToItsText(string text, ExportKind kind, string? strategy)
+    {
+        var choice = ExportChoice.Parse(text);
+
+        Assert.Equal((kind, strategy), (choice.Kind, choice.Strategy));
+        Assert.Equal(text, choice.ToString());
+    }
+
+    [Fact]
+    public void TestTimeAugmentations_Parse_ContractTextOnly()
+    {
+        Assert.Equal(TestTimeAugmentation.Flip, TestTimeAugmentations.Parse(ModelContract.TtaModes.Flip));
+        Assert.Equal(TestTimeAugmentation.None, TestTimeAugmentations.Parse(TestTimeAugmentation.None.Name()));
+        var error = Assert.Throws<ExportException>(() => TestTimeAugmentations.Parse("rotate"));
+        Assert.Contains("none or flip", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Execute_Int8WithAnEnsemble_FailsBeforeReadingAPhoto()
     {
-        var request = new RunRequest { DataRoot = Path.Combine(Path.GetTempPath(), "no-such-folder-" + Guid.NewGuid().ToString("N")), WriteInt8Model = true, Export = ExportSelection.Ensemble };
+        var request = new RunRequest { DataRoot = Path.Combine(Path.GetTempPath(), "no-such-folder-" + Guid.NewGuid().ToString("N")), WriteInt8Model = true, Export = ExportChoice.Ensemble };
 
         var error = Assert.Throws<ArgumentException>(() => TrainingRun.Execute(request, new TrainingSettings(), new QuietProgress()));
 

@@ -36,7 +36,7 @@ public static class TrainerCli
         var calibrationImages = new Option<int>("--calibration-images") { Description = "At most this many calibration photos, spread over the folder.", DefaultValueFactory = _ => new QuantizationSettings().CalibrationImages };
         var calibrationMethod = new Option<CalibrationMethod>("--calibration-method") { Description = "MinMax: full measured ranges. Percentile: clip the outer 0.01 %.", DefaultValueFactory = _ => new QuantizationSettings().Method };
         var exportTta = new Option<string?>("--tta") { Description = "Test-time augmentation inside the model: flip (also run each image's mirror and average) or none [default: what the run exported, in the checkpoint's description]." };
-        exportTta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
+        exportTta.AcceptOnlyFromAmong([.. TestTimeAugmentations.Names]);
         var command = new Command("export", "Export a trained checkpoint as one self-describing ONNX model (uint8 BGR in; probabilities and class activation maps out).")
         {
             checkpoint, output, force, quantize, calibration, calibrationImages, calibrationMethod, exportTta,
@@ -52,7 +52,8 @@ public static class TrainerCli
                     throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
                 }
 
-                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force), parsed.GetValue(exportTta));
+                var tta = parsed.GetValue(exportTta) is { } text ? TestTimeAugmentations.Parse(text) : (TestTimeAugmentation?)null;
+                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force), tta);
                 Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8, tta {metadata.Tta}, temperature {metadata.Temperature.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}.");
                 if (int8)
                 {
@@ -133,10 +134,10 @@ public static class TrainerCli
         var threads = new Option<int>("--threads") { Description = "CPU threads for TorchSharp (0 = all cores).", DefaultValueFactory = _ => 0 };
         var decodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos (0 = all cores).", DefaultValueFactory = _ => 0 };
         var int8 = new Option<bool>("--int8") { Description = "Also write model.int8.onnx beside model.onnx: int8 (QDQ) for CPUs, calibrated on training photos." };
-        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none (the run also skips the mirrored validation pass, so the report has no flip figures).", DefaultValueFactory = _ => ExportSelection.DefaultTta };
-        tta.AcceptOnlyFromAmong([.. ExportSelection.TtaChoices]);
-        var export = new Option<string>("--export") { Description = "What model.onnx holds: auto (the ensemble when its validation loss is below the winner's, else the winner; with --int8, the winner), ensemble (the mean of every trained strategy, one graph: slower, one pass per distinct backbone), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportSelection.DefaultExport };
-        export.AcceptOnlyFromAmong([.. ExportSelection.Choices, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
+        var tta = new Option<string>("--tta") { Description = "Test-time augmentation inside model.onnx: flip (the graph also runs each image's mirror and averages both) or none (the run also skips the mirrored validation pass, so the report has no flip figures).", DefaultValueFactory = _ => ExportSelection.DefaultTta.Name() };
+        tta.AcceptOnlyFromAmong([.. TestTimeAugmentations.Names]);
+        var export = new Option<string>("--export") { Description = "What model.onnx holds: auto (the ensemble when its validation loss is below the winner's, else the winner; with --int8, the winner), ensemble (the mean of every trained strategy, one graph: slower, one pass per distinct backbone), winner (the lowest validation loss) or a strategy's name.", DefaultValueFactory = _ => ExportChoice.Default.ToString() };
+        export.AcceptOnlyFromAmong([.. ExportChoice.Kinds, .. StrategyRegistry.Strategies.Select(s => s.Name)]);
         var reportPhotos = new Option<string>("--report-photos")
         {
             Description = "Photos the exported model.onnx is scored on for the report: all (validation: calibration, reliability.png, mistakes; training: train_high_loss, possible label errors, one more pass over the training photos), validation, or none.",
@@ -206,8 +207,8 @@ public static class TrainerCli
                     OutputRoot = parsed.GetValue(output)!,
                     DecodeThreads = parsed.GetValue(decodeThreads),
                     WriteInt8Model = parsed.GetValue(int8),
-                    Tta = parsed.GetValue(tta)!,
-                    Export = parsed.GetValue(export)!,
+                    Tta = TestTimeAugmentations.Parse(parsed.GetValue(tta)!),
+                    Export = ExportChoice.Parse(parsed.GetValue(export)!),
                     ReportPhotos = Enum.Parse<ReportPhotos>(parsed.GetValue(reportPhotos)!, ignoreCase: true),
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));

@@ -18,10 +18,10 @@ public static class ModelExporter
         typeof(ModelExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
     /// <summary>Loads a full-model checkpoint (with its .json description) and exports it; <paramref name="tta"/>, when given, replaces the description's.</summary>
-    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite, string? tta = null)
+    public static ModelDescription ExportCheckpoint(string checkpoint, string output, bool overwrite, TestTimeAugmentation? tta = null)
     {
         var info = CheckpointInfo.Load(checkpoint);
-        info = tta is null ? info : info with { Tta = tta };
+        info = tta is { } replaced ? info with { Tta = replaced.Name() } : info;
         var backbone = Backbones.Describe(info.Backbone);
         using var model = new TransferModel(Backbones.Architecture(info.Backbone, info.InputWidth), new ClassifierHead(backbone.FeatureChannels, info.Labels.Count));
         try
@@ -61,11 +61,8 @@ public static class ModelExporter
             throw new ArgumentException("An export needs at least one model.", nameof(members));
         }
 
-        if (metadata.Tta is not (ModelContract.TtaModes.None or ModelContract.TtaModes.Flip))
-        {
-            throw new ExportException($"Unknown test-time augmentation '{metadata.Tta}': use {ModelContract.TtaModes.None} or {ModelContract.TtaModes.Flip}.");
-        }
-
+        // A description read from a checkpoint's .json may name any text: checked before anything is written.
+        var flip = TestTimeAugmentations.Parse(metadata.Tta) == TestTimeAugmentation.Flip;
         var full = Path.GetFullPath(output);
         if (File.Exists(full) && !overwrite)
         {
@@ -88,7 +85,6 @@ public static class ModelExporter
         }
 
         var classes = metadata.Labels.Count;
-        var flip = metadata.Tta == ModelContract.TtaModes.Flip;
         var (featureHeight, featureWidth) = FeatureMapSize(members[0].Backbone, metadata);
         var graph = new OnnxGraphBuilder();
         graph.Input(ModelContract.InputName, TensorProto.Types.DataType.Uint8, "N", metadata.InputHeight, metadata.InputWidth, 3);

@@ -1,9 +1,9 @@
-using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Export;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>One candidate's validation figures with their paired-bootstrap 95 % intervals.</summary>
-public sealed record CandidateFigures(string Name, string Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
+public sealed record CandidateFigures(string Name, TestTimeAugmentation Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
 
 /// <summary>
 /// What was exported and why, with the figures behind it: every strategy and the ensemble, without the mirrored pass
@@ -11,7 +11,7 @@ public sealed record CandidateFigures(string Name, string Tta, double Loss, Inte
 /// </summary>
 public sealed record SelectionReport(
     IReadOnlyList<CandidateFigures> Candidates,
-    string Tta,
+    TestTimeAugmentation Tta,
     string Export,
     string Exported,
     IReadOnlyList<string> Members,
@@ -24,7 +24,7 @@ public sealed record SelectionReport(
     int Resamples)
 {
     /// <summary>Whether the candidates include the mirrored pass (<c>--tta flip</c>); with <c>none</c> it is not run.</summary>
-    public bool FlipMeasured => Candidates.Any(c => c.Tta == ModelContract.TtaModes.Flip);
+    public bool FlipMeasured => Candidates.Any(c => c.Tta == TestTimeAugmentation.Flip);
 }
 
 /// <summary>
@@ -34,43 +34,29 @@ public sealed record SelectionReport(
 /// </summary>
 public static class ExportSelection
 {
-    /// <summary><c>--export</c>: the single strategy with the lowest validation loss.</summary>
-    public const string Winner = "winner";
-
-    /// <summary><c>--export</c>: the mean of every trained strategy's probabilities, one graph.</summary>
+    /// <summary>The ensemble candidate's name: the mean of every trained strategy's probabilities, one graph.</summary>
     public const string Ensemble = "ensemble";
 
-    /// <summary>
-    /// <c>--export</c>: the ensemble when its validation loss is below the winner's (same test-time augmentation),
-    /// else the winner: the ensemble costs one pass per distinct backbone at inference, so it must earn it.
-    /// </summary>
-    public const string Auto = "auto";
-
-    /// <summary>What <c>--export</c> does by default (see README, "Which model is exported").</summary>
-    public const string DefaultExport = Auto;
-
-    /// <summary>Every value <c>--export</c> takes besides a strategy's name.</summary>
-    public static IReadOnlyList<string> Choices { get; } = [Auto, Winner, Ensemble];
-
-    public const string DefaultTta = ModelContract.TtaModes.Flip;
-
-    public static IReadOnlyList<string> TtaChoices { get; } = [ModelContract.TtaModes.None, ModelContract.TtaModes.Flip];
+    /// <summary>What <c>--tta</c> does by default.</summary>
+    public const TestTimeAugmentation DefaultTta = TestTimeAugmentation.Flip;
 
     /// <param name="plain">Each strategy's validation predictions on the photos as they are, in plan order.</param>
     /// <param name="mirrored">The same on the mirrored photos; null when not measured.</param>
     /// <param name="tta">The test-time augmentation the export uses.</param>
-    /// <param name="export">auto, winner, ensemble or a strategy's name.</param>
+    /// <param name="export">What <c>--export</c> asked for. <see cref="ExportKind.Auto"/> takes the ensemble only when its
+    /// validation loss is below the winner's (same test-time augmentation): it costs one pass per distinct backbone at
+    /// inference, so it must earn it.</param>
     public static (SelectionReport Report, PredictionCandidate Chosen) Choose(
-        IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, string tta, string export, int seed = 42)
+        IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, TestTimeAugmentation tta, ExportChoice export, int seed = 42)
     {
         ArgumentNullException.ThrowIfNull(plain);
+        ArgumentNullException.ThrowIfNull(export);
         if (plain.Count == 0)
         {
             throw new ArgumentException("There are no strategies to choose from.", nameof(plain));
         }
 
-        var flip = tta == ModelContract.TtaModes.Flip;
-        if (flip && mirrored is null)
+        if (tta == TestTimeAugmentation.Flip && mirrored is null)
         {
             throw new ArgumentException("Test-time augmentation 'flip' needs the mirrored validation predictions.", nameof(mirrored));
         }
@@ -80,7 +66,7 @@ public static class ExportSelection
         var candidates = new List<PredictionCandidate>();
         foreach (var mode in mirrored is null ? [false] : new[] { false, true })
         {
-            var modeName = mode ? ModelContract.TtaModes.Flip : ModelContract.TtaModes.None;
+            var modeName = mode ? TestTimeAugmentation.Flip : TestTimeAugmentation.None;
             candidates.AddRange(names.Select(n => new PredictionCandidate(n, modeName, Views(n, mode))));
             if (names.Count > 1)
             {
@@ -88,7 +74,7 @@ public static class ExportSelection
             }
         }
 
-        static string Key(PredictionCandidate c) => $"{c.Name} ({c.Tta})";
+        static string Key(PredictionCandidate c) => $"{c.Name} ({c.Tta.Name()})";
         var bootstrap = new PairedBootstrap([.. candidates.Select(c => new PerPhotoScores(Key(c), c.Losses(), c.Correct()))], seed: seed);
         CandidateFigures Figures(PredictionCandidate c)
         {
@@ -110,39 +96,39 @@ public static class ExportSelection
         PredictionCandidate chosen;
         string rule;
         var ensembleWins = ensemble is not null && ensembleVsWinner is not null && ensembleVsWinner.Loss < 0;
-        if (export == Winner || (export is Ensemble or Auto && ensemble is null) || (export == Auto && !ensembleWins))
+        if (export.Kind == ExportKind.Winner || (export.Kind is ExportKind.Ensemble or ExportKind.Auto && ensemble is null) || (export.Kind == ExportKind.Auto && !ensembleWins))
         {
             chosen = winner.Candidate;
-            rule = export switch
+            rule = export.Kind switch
             {
-                Winner => "--export winner: the single strategy with the lowest validation loss.",
-                Auto when ensemble is not null => $"--export auto: the ensemble only when its validation loss is below the winner's; it was not ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the winner, one model, is exported.",
+                ExportKind.Winner => "--export winner: the single strategy with the lowest validation loss.",
+                ExportKind.Auto when ensemble is not null => $"--export auto: the ensemble only when its validation loss is below the winner's; it was not ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the winner, one model, is exported.",
                 _ => $"--export {export} with one strategy trained: that strategy.",
             };
         }
-        else if (export == Auto)
+        else if (export.Kind == ExportKind.Auto)
         {
             chosen = ensemble!;
             rule = $"--export auto: the ensemble's validation loss is below the winner's ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the mean of every trained strategy's probabilities is exported, one graph.";
         }
-        else if (export == Ensemble)
+        else if (export.Kind == ExportKind.Ensemble)
         {
             chosen = ensemble!;
             rule = "--export ensemble: the mean of every trained strategy's probabilities, one graph.";
         }
         else
         {
-            chosen = candidates.SingleOrDefault(c => c.Name == export && c.Tta == tta)
+            chosen = candidates.SingleOrDefault(c => c.Name == export.Strategy && c.Tta == tta)
                 ?? throw new ArgumentException($"--export {export}: that strategy was not trained in this run (trained: {string.Join(", ", names)}).", nameof(export));
             rule = $"--export {export}: that strategy, as asked.";
         }
 
         // What the mirrored pass did to the exported candidate, on the same resamples.
-        var flipVsNone = mirrored is null ? null : bootstrap.Difference($"{chosen.Name} ({ModelContract.TtaModes.Flip})", $"{chosen.Name} ({ModelContract.TtaModes.None})");
+        var flipVsNone = mirrored is null ? null : bootstrap.Difference($"{chosen.Name} ({TestTimeAugmentation.Flip.Name()})", $"{chosen.Name} ({TestTimeAugmentation.None.Name()})");
         var temperature = TemperatureScaling.Fit(chosen, seed);
         var reason = Reason(winner.Figures, ranked.Count > 1 ? ranked[1].Figures : null, winnerVsRunnerUp, ensembleVsWinner);
         var members = chosen.Name == Ensemble ? names : [chosen.Name];
-        var report = new SelectionReport(figures, tta, export, chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
+        var report = new SelectionReport(figures, tta, export.ToString(), chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
         return (report, chosen);
     }
 

@@ -1,3 +1,5 @@
+using DogsVsCats.Vision.Trainer.Export;
+
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>
@@ -9,7 +11,7 @@ public sealed record PredictionCandidate
     /// <summary>Probabilities below this count as this in the log loss, so one confident mistake stays finite.</summary>
     private const double ProbabilityFloor = 1e-15;
 
-    public PredictionCandidate(string name, string tta, IReadOnlyList<ValidationPredictions> views)
+    public PredictionCandidate(string name, TestTimeAugmentation tta, IReadOnlyList<ValidationPredictions> views)
     {
         ArgumentNullException.ThrowIfNull(views);
         if (views.Count == 0 || views.Any(v => v.Count != views[0].Count || v.Classes != views[0].Classes || !v.Truth.AsSpan().SequenceEqual(views[0].Truth)))
@@ -23,7 +25,7 @@ public sealed record PredictionCandidate
     /// <summary>A strategy's name, or "ensemble".</summary>
     public string Name { get; }
 
-    public string Tta { get; }
+    public TestTimeAugmentation Tta { get; }
 
     public IReadOnlyList<ValidationPredictions> Views { get; }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Export;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
@@ -21,6 +22,8 @@ public static partial class ReportWriter
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         // A diverged run has NaN losses; the report must still be written, not throw.
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // Enums as their command-line text ("flip"), as a reader of the file expects, not as numbers.
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
     public static void Write(string runDirectory, RunReport report)
@@ -132,17 +135,17 @@ public static partial class ReportWriter
         static string SignedLoss(double v) => v.ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture);
 
         md.AppendLine("## Exported model").AppendLine();
-        md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta}**, temperature **{selection.Temperature.Applied.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
+        md.AppendLine($"**{Cell(selection.Exported)}** ({string.Join(", ", selection.Members)}), test-time augmentation **{selection.Tta.Name()}**, temperature **{selection.Temperature.Applied.ToString("F3", CultureInfo.InvariantCulture)}**. Rule: {selection.Rule}").AppendLine();
         md.AppendLine(selection.Reason).AppendLine();
         md.AppendLine($"Validation loss and accuracy of every candidate at temperature 1, with paired-bootstrap 95 % intervals ({selection.Resamples} resamples of the validation photos, the same for every candidate). " +
             (selection.FlipMeasured
                 ? "Test-time augmentation \"flip\" averages the photo and its mirror."
-                : $"Flip candidates were not measured because `--tta {selection.Tta}`: the mirrored validation pass was skipped.")).AppendLine();
+                : $"Flip candidates were not measured because `--tta {selection.Tta.Name()}`: the mirrored validation pass was skipped.")).AppendLine();
         Table(md, ["Candidate", "TTA", "Val loss", "95 % interval", "Val accuracy", "95 % interval"],
             selection.Candidates.Select(c => new[]
             {
                 c.Name == selection.Exported && c.Tta == selection.Tta ? $"**{c.Name}**" : c.Name,
-                c.Tta,
+                c.Tta.Name(),
                 Loss(c.Loss),
                 Interval(c.LossInterval, Loss),
                 Percent(c.Accuracy),

@@ -9,18 +9,13 @@ namespace DogsVsCats.Vision.Trainer.Run;
 public static class ModelChoice
 {
     /// <summary>What <c>--export</c> accepts for a run of <paramref name="plan"/>; anything else fails before training.</summary>
-    public static void Check(string export, string tta, IReadOnlyList<Strategy> plan)
+    public static void Check(ExportChoice export, IReadOnlyList<Strategy> plan)
     {
+        ArgumentNullException.ThrowIfNull(export);
         ArgumentNullException.ThrowIfNull(plan);
-        if (!ExportSelection.TtaChoices.Contains(tta))
+        if (export.Kind == ExportKind.Strategy && !plan.Any(s => s.Name == export.Strategy))
         {
-            throw new ArgumentException($"--tta {tta}: choose one of {string.Join(", ", ExportSelection.TtaChoices)}.");
-        }
-
-        string[] choices = [.. ExportSelection.Choices, .. plan.Select(s => s.Name)];
-        if (!choices.Contains(export))
-        {
-            throw new ArgumentException($"--export {export}: this run trains {string.Join(", ", plan.Select(s => s.Name))}; choose one of {string.Join(", ", choices)}.");
+            throw new ArgumentException($"--export {export}: this run trains {string.Join(", ", plan.Select(s => s.Name))}; choose one of {string.Join(", ", [.. ExportChoice.Kinds, .. plan.Select(s => s.Name)])}.");
         }
     }
 
@@ -30,14 +25,14 @@ public static class ModelChoice
     /// mirror, so the flip candidates are not measured and the choice is among the plain ones.
     /// </summary>
     public static (SelectionReport Report, IReadOnlyList<StrategyOutcome> Members) Choose(
-        IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context, string tta, string export)
+        IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context, TestTimeAugmentation tta, ExportChoice export)
     {
         ArgumentNullException.ThrowIfNull(outcomes);
         ArgumentNullException.ThrowIfNull(context);
-        var mirroredByName = tta == ModelContract.TtaModes.Flip ? MirroredValidation.Predict(outcomes, context) : null;
+        var mirroredByName = tta == TestTimeAugmentation.Flip ? MirroredValidation.Predict(outcomes, context) : null;
         if (mirroredByName is null)
         {
-            context.Progress.Log($"Mirrored validation pass skipped (--tta {tta}): flip candidates are not measured.");
+            context.Progress.Log($"Mirrored validation pass skipped (--tta {tta.Name()}): flip candidates are not measured.");
         }
 
         // Plain and mirrored views of every candidate over the same photos (one may have turned unreadable between passes).
@@ -48,7 +43,7 @@ public static class ModelChoice
         var mirrored = mirroredByName is null ? null : names.Select((n, i) => (n, views[names.Count + i])).ToDictionary(v => v.n, v => v.Item2);
         var (report, _) = ExportSelection.Choose(plain, mirrored, tta, export, context.Settings.Seed);
         var fit = report.Temperature;
-        context.Progress.Log($"Export: {report.Exported} ({string.Join(", ", report.Members)}), test-time augmentation {tta}. {report.Rule}");
+        context.Progress.Log($"Export: {report.Exported} ({string.Join(", ", report.Members)}), test-time augmentation {tta.Name()}. {report.Rule}");
         context.Progress.Log($"Temperature {fit.Temperature:F3}: validation loss {fit.LossBefore:F4} -> {fit.LossAfter:F4} in-sample, 2-fold cross-fitted {fit.CrossFittedLoss:F4}: {(fit.Kept ? "kept" : "not kept (T = 1)")}.");
         return (report, [.. report.Members.Select(m => outcomes.Single(o => o.Name == m).Outcome)]);
     }
@@ -69,7 +64,7 @@ public static class ModelChoice
             Strategy = report.Exported,
             ValidationLoss = fit.AppliedLoss,
             ValidationAccuracy = exported.Accuracy,
-            Tta = report.Tta,
+            Tta = report.Tta.Name(),
             Temperature = fit.Applied,
             Members = members.Count > 1 ? report.Members : [],
         };

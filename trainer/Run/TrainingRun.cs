@@ -37,10 +37,10 @@ public sealed record RunRequest
     public bool WriteInt8Model { get; init; }
 
     /// <summary><c>--tta</c>: none, or flip (the exported graph also runs each image's mirror and averages).</summary>
-    public string Tta { get; init; } = ExportSelection.DefaultTta;
+    public TestTimeAugmentation Tta { get; init; } = ExportSelection.DefaultTta;
 
     /// <summary><c>--export</c>: auto, winner, ensemble or a strategy's name.</summary>
-    public string Export { get; init; } = ExportSelection.DefaultExport;
+    public ExportChoice Export { get; init; } = ExportChoice.Default;
 
     /// <summary><c>--report-photos</c>: which photos the exported file is scored on for the report.</summary>
     public ReportPhotos ReportPhotos { get; init; } = ReportPhotos.All;
@@ -69,7 +69,7 @@ public static class TrainingRun
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         var plan = StrategyRegistry.Plan(request.Strategy);
-        ModelChoice.Check(request.Export, request.Tta, plan);
+        ModelChoice.Check(request.Export, plan);
         var export = ExportFor(request);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
@@ -162,10 +162,10 @@ public static class TrainingRun
     }
 
     /// <summary>The int8 model is one quantized network: with --int8, auto exports the winner and an ensemble is refused before training.</summary>
-    private static string ExportFor(RunRequest request) => (request.WriteInt8Model, request.Export) switch
+    private static ExportChoice ExportFor(RunRequest request) => (request.WriteInt8Model, request.Export.Kind) switch
     {
-        (true, ExportSelection.Ensemble) => throw new ArgumentException("--int8 quantizes one network and --export ensemble exports several in one graph: use --export auto or winner (or a strategy's name) with --int8."),
-        (true, ExportSelection.Auto) => ExportSelection.Winner,
+        (true, ExportKind.Ensemble) => throw new ArgumentException("--int8 quantizes one network and --export ensemble exports several in one graph: use --export auto or winner (or a strategy's name) with --int8."),
+        (true, ExportKind.Auto) => ExportChoice.Winner,
         _ => request.Export,
     };
 
