@@ -49,6 +49,7 @@ public sealed class MirroredPassTests(SmallRunFixture run)
         Assert.Equal([TestTimeAugmentation.None, TestTimeAugmentation.Flip], selection.Candidates.Select(c => c.Tta));
         Assert.NotNull(selection.FlipVsNone);
         Assert.Equal(TestTimeAugmentation.Flip, selection.Tta);
+        Assert.Equal(selection.Winner, report.Winner);
         var md = File.ReadAllText(Path.Combine(directory, ReportWriter.MarkdownFile));
         Assert.DoesNotContain("not measured", md, StringComparison.Ordinal);
     }

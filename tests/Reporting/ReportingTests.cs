@@ -46,34 +46,6 @@ public sealed class ReportingTests : IDisposable
     }
 
     [Fact]
-    public void Choose_LowestValidationLoss_WinsAndReasonGivesNumbersAndMargin()
-    {
-        var (winner, reason) = WinnerSelection.Choose([Result("linear", 0.20, 0.95), Result("finetune", 0.15, 0.94), Result("scratch", 0.60, 0.70)]);
-
-        Assert.Equal("finetune", winner);
-        Assert.Contains("0.1500", reason, StringComparison.Ordinal);
-        Assert.Contains("0.0500", reason, StringComparison.Ordinal);
-        Assert.Contains("'linear'", reason, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Choose_LossTiedWithinTolerance_HigherAccuracyWins()
-    {
-        var (winner, reason) = WinnerSelection.Choose([Result("a", 0.2, 0.90), Result("b", 0.2 + 1e-12, 0.93)]);
-
-        Assert.Equal("b", winner);
-        Assert.Contains("tie", reason, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Choose_NaNLoss_NeverWins()
-    {
-        var (winner, _) = WinnerSelection.Choose([Result("diverged", double.NaN, 0.5), Result("ok", 3.0, 0.6)]);
-
-        Assert.Equal("ok", winner);
-    }
-
-    [Fact]
     public void Append_TwoEpochs_WritesHeaderOnceAndInvariantRows()
     {
         var path = Path.Combine(_temp.Path, "logs", "epochs.csv");

@@ -114,6 +114,49 @@ public sealed class SelectionTests
     }
 
     [Fact]
+    public void Rank_LowestValidationLoss_WinsThenTheRestByLoss()
+    {
+        var ranked = WinnerRule.Rank([Figures("linear", 0.20, 0.95), Figures("finetune", 0.15, 0.94), Figures("scratch", 0.60, 0.70)]);
+
+        Assert.Equal(["finetune", "linear", "scratch"], ranked.Select(f => f.Name));
+    }
+
+    [Fact]
+    public void Rank_LossTiedWithinTolerance_HigherAccuracyWins()
+    {
+        var ranked = WinnerRule.Rank([Figures("a", 0.2, 0.90), Figures("b", 0.2 + 1e-12, 0.93)]);
+
+        Assert.Equal(["b", "a"], ranked.Select(f => f.Name));
+        Assert.True(WinnerRule.Ties(ranked[1], ranked[0].Loss));
+    }
+
+    [Fact]
+    public void Rank_NaNLoss_NeverWins()
+    {
+        Assert.Equal("ok", WinnerRule.Rank([Figures("diverged", double.NaN, 0.5), Figures("ok", 3.0, 0.6)])[0].Name);
+        Assert.Equal("first", WinnerRule.Rank([Figures("first", double.NaN, 0.5), Figures("second", double.NaN, 0.5)])[0].Name);
+    }
+
+    [Fact]
+    public void Choose_PlainAndFlipWinnersDiffer_TheReportsWinnerIsTheOneUnderTheExportsTtaAndIsExported()
+    {
+        // features is the better plain model, but its mirrored pass is always wrong: under flip, frozen wins.
+        var random = new Random(8);
+        var good = Predictions(random, 1);
+        var fair = Predictions(random, 0.5);
+        var wrong = new ValidationPredictions([.. good.Logits.Select(l => -l)], 2, good.Truth, good.Paths);
+        var plain = new Dictionary<string, ValidationPredictions> { ["frozen"] = fair, ["features"] = good };
+        var mirrored = new Dictionary<string, ValidationPredictions> { ["frozen"] = fair, ["features"] = wrong };
+
+        var (report, _) = ExportSelection.Choose(plain, mirrored, TestTimeAugmentation.Flip, ExportChoice.Winner);
+        var (plainReport, _) = ExportSelection.Choose(plain, null, TestTimeAugmentation.None, ExportChoice.Winner);
+
+        Assert.Equal(("frozen", "frozen"), (report.Winner, report.Exported));
+        Assert.StartsWith("Lowest single-strategy validation loss (test-time augmentation flip): frozen", report.Reason, StringComparison.Ordinal);
+        Assert.Equal(("features", "features"), (plainReport.Winner, plainReport.Exported));
+    }
+
+    [Fact]
     public void Choose_Auto_EnsembleOnlyWhenItsLossIsBelowTheWinners()
     {
         var random = new Random(7);
@@ -130,6 +173,7 @@ public sealed class SelectionTests
         var (winning, winningChoice) = ExportSelection.Choose(new Dictionary<string, ValidationPredictions> { ["frozen"] = Predictions(random, 1), ["features"] = Predictions(random, 1) }, null, TestTimeAugmentation.None, ExportChoice.Auto);
         Assert.True(winning.EnsembleVsWinner!.Loss < 0, $"ensemble - winner = {winning.EnsembleVsWinner.Loss}");
         Assert.Equal(ExportSelection.Ensemble, winning.Exported);
+        Assert.NotEqual(winning.Exported, winning.Winner);   // the report names both: the winner, and the ensemble exported instead
         Assert.Equal(2, winningChoice.Views.Count);
     }
 
@@ -176,6 +220,9 @@ public sealed class SelectionTests
         Assert.Contains("--int8", error.Message, StringComparison.Ordinal);
         Assert.Contains("--export auto or winner", error.Message, StringComparison.Ordinal);
     }
+
+    private static CandidateFigures Figures(string name, double loss, double accuracy) =>
+        new(name, TestTimeAugmentation.None, loss, new Interval(loss, loss), accuracy, new Interval(accuracy, accuracy));
 
     private static double[] Losses(Random random, double mean) => [.. Enumerable.Range(0, Photos).Select(_ => -mean * Math.Log(1 - random.NextDouble()))];
 

@@ -6,13 +6,14 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 public sealed record CandidateFigures(string Name, TestTimeAugmentation Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
 
 /// <summary>
-/// What was exported and why, with the figures behind it: every strategy and the ensemble, without the mirrored pass
+/// The run's winner (<see cref="WinnerRule"/>) and what was exported and why, with the figures behind it: every strategy and the ensemble, without the mirrored pass
 /// and (when it was measured) with it; the winner against the runner-up; the temperature. Small: no per-photo arrays.
 /// </summary>
 public sealed record SelectionReport(
     IReadOnlyList<CandidateFigures> Candidates,
     TestTimeAugmentation Tta,
     string Export,
+    string Winner,
     string Exported,
     IReadOnlyList<string> Members,
     string Rule,
@@ -84,10 +85,9 @@ public static class ExportSelection
 
         var figures = candidates.Select(Figures).ToList();
 
-        // The single strategies under the export's test-time augmentation, best first (a NaN loss sorts last).
-        var ranked = candidates.Where(c => c.Tta == tta && c.Name != Ensemble)
-            .Select(c => (Candidate: c, Figures: figures.Single(f => f.Name == c.Name && f.Tta == tta)))
-            .OrderBy(x => double.IsNaN(x.Figures.Loss) ? double.PositiveInfinity : x.Figures.Loss).ThenByDescending(x => x.Figures.Accuracy).ToList();
+        // The single strategies under the export's test-time augmentation, the winner first.
+        var ranked = WinnerRule.Rank([.. figures.Where(f => f.Tta == tta && f.Name != Ensemble)])
+            .Select(f => (Candidate: candidates.Single(c => c.Name == f.Name && c.Tta == tta), Figures: f)).ToList();
         var winner = ranked[0];
         var winnerVsRunnerUp = ranked.Count > 1 ? bootstrap.Difference(Key(winner.Candidate), Key(ranked[1].Candidate)) : null;
         var ensemble = candidates.FirstOrDefault(c => c.Name == Ensemble && c.Tta == tta);
@@ -101,7 +101,7 @@ public static class ExportSelection
             chosen = winner.Candidate;
             rule = export.Kind switch
             {
-                ExportKind.Winner => "--export winner: the single strategy with the lowest validation loss.",
+                ExportKind.Winner => "--export winner: the winner, the single strategy with the lowest validation loss.",
                 ExportKind.Auto when ensemble is not null => $"--export auto: the ensemble only when its validation loss is below the winner's; it was not ({ensembleVsWinner!.Loss:+0.0000;-0.0000;0}), so the winner, one model, is exported.",
                 _ => $"--export {export} with one strategy trained: that strategy.",
             };
@@ -128,14 +128,18 @@ public static class ExportSelection
         var temperature = TemperatureScaling.Fit(chosen, seed);
         var reason = Reason(winner.Figures, ranked.Count > 1 ? ranked[1].Figures : null, winnerVsRunnerUp, ensembleVsWinner);
         var members = chosen.Name == Ensemble ? names : [chosen.Name];
-        var report = new SelectionReport(figures, tta, export.ToString(), chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
+        var report = new SelectionReport(figures, tta, export.ToString(), winner.Figures.Name, chosen.Name, members, rule, reason, winnerVsRunnerUp, ensembleVsWinner, flipVsNone, temperature, bootstrap.Resamples);
         return (report, chosen);
     }
 
     private static string Reason(CandidateFigures winner, CandidateFigures? runnerUp, BootstrapDifference? difference, BootstrapDifference? ensemble)
     {
-        var text = $"Lowest single-strategy validation loss: {winner.Name}, {winner.Loss:F4}.";
-        if (runnerUp is not null && difference is not null)
+        var text = $"Lowest single-strategy validation loss (test-time augmentation {winner.Tta.Name()}): {winner.Name}, {winner.Loss:F4}.";
+        if (runnerUp is not null && WinnerRule.Ties(runnerUp, winner.Loss))
+        {
+            text += $" It ties with {runnerUp.Name} on validation loss (within {WinnerRule.LossTieTolerance:G}) and wins on validation accuracy, {winner.Accuracy:P2} against {runnerUp.Accuracy:P2}.";
+        }
+        else if (runnerUp is not null && difference is not null)
         {
             text += difference.LossWithinNoise
                 ? $" It is within noise of the runner-up {runnerUp.Name} ({runnerUp.Loss:F4}): the 95 % interval of the difference, [{difference.LossInterval.Low:F4}, {difference.LossInterval.High:F4}], holds 0."

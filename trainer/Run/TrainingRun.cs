@@ -89,8 +89,9 @@ public static class TrainingRun
             }
 
             var results = plan.Select(s => outcomes[s.Name].Result).ToList();
-            var (winner, reason) = WinnerSelection.Choose(results);
+            // The report's winner is the selection's: one rule names it and decides what model.onnx holds.
             var (selection, members) = ModelChoice.Choose([.. plan.Select(s => (s.Name, outcomes[s.Name]))], context, request.Tta, export);
+            var (winner, reason) = (selection.Winner, selection.Reason);
             var summary = new DatasetSummary(
                 Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
                 data.Split.ExplicitValidation, data.Skipped.Files);
