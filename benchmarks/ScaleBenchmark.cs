@@ -4,6 +4,7 @@ using System.Text.Json;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 
 namespace DogsVsCats.Vision.Benchmarks;
 

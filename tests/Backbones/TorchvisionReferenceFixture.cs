@@ -4,6 +4,7 @@ using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Selection;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
+using DogsVsCats.Vision.Trainer.Training;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Reporting;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Models;
-using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;

@@ -1,4 +1,5 @@
 using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Results;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DogsVsCats.Vision.Shared;
+using DogsVsCats.Vision.Trainer.Results;
 using ScottPlot;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Selection;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 

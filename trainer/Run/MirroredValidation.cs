@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Models;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 using TorchSharp;

@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Export;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
+using DogsVsCats.Vision.Trainer.Selection;
 using DogsVsCats.Vision.Trainer.Strategies;
 
 namespace DogsVsCats.Vision.Trainer.Run;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 using DogsVsCats.Vision.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;

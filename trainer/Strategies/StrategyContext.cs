@@ -2,7 +2,7 @@ using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Models;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 using DogsVsCats.Vision.Trainer.Training;
 using TorchSharp;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using DogsVsCats.Vision.Shared;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

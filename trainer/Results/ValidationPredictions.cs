@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Results;
 
 /// <summary>
 /// One model's logits on every validation photo, [N, C] row-major, with each photo's true class and file: what

@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Results;
 
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>
 /// Something that could be exported, as its validation predictions: the mean over <see cref="Views"/> (models, and

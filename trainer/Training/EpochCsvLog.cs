@@ -1,6 +1,7 @@
 using System.Globalization;
+using DogsVsCats.Vision.Trainer.Results;
 
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Per-epoch CSV, flushed after every row so a crashed or interrupted run still leaves its history.</summary>
 public sealed class EpochCsvLog : IDisposable

@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Results;
 
 public sealed record ClassMetrics(string Label, double Precision, double Recall, double F1, int Support);
 

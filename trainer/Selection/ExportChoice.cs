@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>The kinds of <c>--export</c>.</summary>
 public enum ExportKind

@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>A 95 % interval (2.5th to 97.5th percentile of the bootstrap means).</summary>
 public sealed record Interval(double Low, double High)

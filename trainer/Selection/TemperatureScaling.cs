@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>What fitting a temperature did on validation, in-sample and 2-fold cross-fitted.</summary>
 /// <param name="Temperature">Fitted on every validation photo: what the export folds in.</param>

@@ -1,6 +1,7 @@
 using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Results;
 
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>One candidate's validation figures with their paired-bootstrap 95 % intervals.</summary>
 public sealed record CandidateFigures(string Name, TestTimeAugmentation Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);

@@ -1,11 +1,12 @@
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Export;
-using DogsVsCats.Vision.Trainer.Reporting;
+using DogsVsCats.Vision.Trainer.Results;
 using DogsVsCats.Vision.Trainer.Run;
+using DogsVsCats.Vision.Trainer.Selection;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
 
-namespace DogsVsCats.Vision.Tests.Reporting;
+namespace DogsVsCats.Vision.Tests.Selection;
 
 /// <summary>The paired bootstrap, the temperature fit and the export rule, on synthetic per-photo figures.</summary>
 [Trait("Category", "Fast")]

@@ -1,4 +1,4 @@
-namespace DogsVsCats.Vision.Trainer.Reporting;
+namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>
 /// The one rule that names a run's winner, for the report and for what <c>--export winner</c> and <c>auto</c> export:
