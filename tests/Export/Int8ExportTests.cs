@@ -36,7 +36,7 @@ public sealed class Int8ExportTests(SmallRunFixture run) : IDisposable
             {
                 if (shared is null || !File.Exists(shared))
                 {
-                    var photos = Int8Quantizer.LoadCalibrationPhotos(TestData.DogsVsCatsRoot, 224, 224, CalibrationPhotos);
+                    var photos = Trainer.Export.CalibrationPhotos.Load(TestData.DogsVsCatsRoot, 224, 224, CalibrationPhotos);
                     shared = Path.Combine(run.Directory, "model.int8.onnx");
                     Int8Quantizer.QuantizeFile(FloatModel, photos, shared, overwrite: true, new QuantizationSettings { CalibrationImages = CalibrationPhotos });
                 }

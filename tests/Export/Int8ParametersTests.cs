@@ -10,7 +10,7 @@ public sealed class Int8ParametersTests
     [Fact]
     public void UInt8Parameters_NonNegativeRange_ZeroPointZeroSoOnnxRuntimeDropsTheRelu()
     {
-        var (scale, zeroPoint) = Int8Quantizer.UInt8Parameters(0, 10.2f);
+        var (scale, zeroPoint) = ActivationRanges.UInt8Parameters(0, 10.2f);
 
         Assert.Equal(0, zeroPoint);
         Assert.Equal(10.2f / 255, scale, 6);
@@ -19,7 +19,7 @@ public sealed class Int8ParametersTests
     [Fact]
     public void UInt8Parameters_SignedRange_CoversItAndHoldsZeroExactly()
     {
-        var (scale, zeroPoint) = Int8Quantizer.UInt8Parameters(-1f, 3f);
+        var (scale, zeroPoint) = ActivationRanges.UInt8Parameters(-1f, 3f);
 
         Assert.Equal(64, zeroPoint);
         Assert.True((0 - zeroPoint) * scale <= -1f + (scale / 2), "the minimum is not covered");
@@ -29,10 +29,10 @@ public sealed class Int8ParametersTests
     [Fact]
     public void EvenlySpaced_MoreItemsThanWanted_SpreadsOverAll()
     {
-        var picked = Int8Quantizer.EvenlySpaced([.. Enumerable.Range(0, 100)], 4);
+        var picked = CalibrationPhotos.EvenlySpaced([.. Enumerable.Range(0, 100)], 4);
 
         Assert.Equal([0, 25, 50, 75], picked);
-        Assert.Equal([0, 1, 2], Int8Quantizer.EvenlySpaced([0, 1, 2], 4));
+        Assert.Equal([0, 1, 2], CalibrationPhotos.EvenlySpaced([0, 1, 2], 4));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public static class TrainerCli
                 if (int8)
                 {
                     var settings = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) };
-                    var photos = Int8Quantizer.LoadCalibrationPhotos(parsed.GetValue(calibration)!, metadata.InputWidth, metadata.InputHeight, settings.CalibrationImages);
+                    var photos = CalibrationPhotos.Load(parsed.GetValue(calibration)!, metadata.InputWidth, metadata.InputHeight, settings.CalibrationImages);
                     var quantized = Int8Quantizer.QuantizeFile(path, photos, Int8Quantizer.Int8Path(path), parsed.GetValue(force), settings);
                     Console.WriteLine($"Exported {Int8Quantizer.Int8Path(path)}: {quantized.Quantization}; calibrated on {quantized.CalibrationImages} photos.");
                 }

@@ -115,7 +115,7 @@ public static class TrainingRun
             {
                 var int8 = Int8Quantizer.Int8Path(model);
                 var calibration = new QuantizationSettings();
-                var photos = Int8Quantizer.DecodeCalibrationPhotos(data.Train.Paths, data.Train.Width, data.Train.Height, calibration.CalibrationImages);
+                var photos = CalibrationPhotos.Decode(data.Train.Paths, data.Train.Width, data.Train.Height, calibration.CalibrationImages);
                 var quantized = Int8Quantizer.QuantizeFile(model, photos, int8, overwrite: false, calibration);
                 progress.Log($"Int8 model: {int8} (calibrated on {quantized.CalibrationImages} training photos)");
             }
