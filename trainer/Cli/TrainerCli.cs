@@ -10,7 +10,7 @@ using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Trainer.Cli;
 
-/// <summary>The command line: <c>trainer train</c> (more verbs join as they are built).</summary>
+/// <summary>The command line: <c>trainer train</c> and <c>trainer export</c>.</summary>
 public static class TrainerCli
 {
     public static RootCommand Build()

@@ -18,11 +18,10 @@ public sealed record BackboneSpec(string Name, string? WeightsPath = null, int? 
 
 /// <summary>
 /// Everything the program knows about one backbone: its name, input size, preprocessing and last stage
-/// (<see cref="Info"/>), the network whose outputs it reproduces, how its layers are built and how its pretrained
-/// weights load. Adding a backbone means adding one entry to <see cref="Backbones.Registry"/>.
+/// (<see cref="Info"/>), how its layers are built and how its pretrained weights load. Adding a backbone means adding
+/// one entry to <see cref="Backbones.Registry"/>.
 /// </summary>
 /// <param name="Info">Name, input size, feature channels, preprocessing and last stage, as the rest of the program sees them.</param>
-/// <param name="ReferenceNetwork">The published network this one is rebuilt from and checked against.</param>
 /// <param name="Architecture">The layers for a square input size, without pretrained weights.</param>
 /// <param name="NeedsWeightsFile">True when the user brings the weights with --weights.</param>
 /// <param name="LoadWeights">Loads the pretrained weights into a new <see cref="Architecture"/> (the spec's weights file, if any).</param>
@@ -30,7 +29,6 @@ public sealed record BackboneSpec(string Name, string? WeightsPath = null, int? 
 /// <param name="TrainingSize">The square input a run uses when <c>--image-size</c> is not given, where measured better than the network's own; null: its own.</param>
 public sealed record BackboneEntry(
     BackboneInfo Info,
-    string ReferenceNetwork,
     Func<int, Backbone> Architecture,
     bool NeedsWeightsFile,
     Action<Backbone, BackboneSpec> LoadWeights,
@@ -46,16 +44,16 @@ public static class Backbones
     public static IReadOnlyList<BackboneEntry> Registry { get; } =
     [
         new(
+            // Rebuilt from ResNet18.onnx of NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 (CNTK 2.6, with ResNetPreprocess.onnx).
             CntkResNet18.Description,
-            "ResNet18.onnx of NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 (CNTK 2.6, with ResNetPreprocess.onnx)",
             size => new CntkResNet18(size),
             NeedsWeightsFile: false,
             (backbone, _) => ((CntkResNet18)backbone).LoadOnnxWeights(ResNet18OnnxPath, ResNet18PreprocessOnnxPath),
             _ => [ResNet18OnnxPath, ResNet18PreprocessOnnxPath],
             // README, 'Input resolution': features at 256 px reached validation loss 0.0240 against 0.0321 at 224 px.
             TrainingSize: 256),
-        Torchvision(TorchvisionResNet50.Description, "torchvision.models.resnet50", size => new TorchvisionResNet50(size)),
-        Torchvision(TorchvisionInceptionV3.Description, "torchvision.models.inception_v3", size => new TorchvisionInceptionV3(size)),
+        Torchvision(TorchvisionResNet50.Description, size => new TorchvisionResNet50(size)),
+        Torchvision(TorchvisionInceptionV3.Description, size => new TorchvisionInceptionV3(size)),
     ];
 
     public static IReadOnlyList<string> Names { get; } = [.. Registry.Select(b => b.Name)];
@@ -78,9 +76,6 @@ public static class Backbones
 
     /// <summary>The <c>--image-size</c> a run of <paramref name="name"/> uses by default.</summary>
     public static int DefaultImageSize(string name) => Find(name) is var entry && entry.TrainingSize is { } size ? size : entry.Info.InputWidth;
-
-    /// <summary>True for backbones whose weights the user brings with --weights.</summary>
-    public static bool NeedsWeightsFile(string name) => Find(name).NeedsWeightsFile;
 
     /// <summary>
     /// Checks that <paramref name="spec"/> names a backbone and, where one is needed, an existing weights file
@@ -165,9 +160,8 @@ public static class Backbones
     /// <summary>Files whose content defines the backbone's weights (part of the feature-cache key).</summary>
     public static IReadOnlyList<string> WeightFiles(BackboneSpec spec) => Find(spec.Name).WeightFiles(spec);
 
-    private static BackboneEntry Torchvision(BackboneInfo info, string reference, Func<int, TorchvisionBackbone> architecture) => new(
+    private static BackboneEntry Torchvision(BackboneInfo info, Func<int, TorchvisionBackbone> architecture) => new(
         info,
-        reference,
         architecture,
         NeedsWeightsFile: true,
         (backbone, spec) => ((TorchvisionBackbone)backbone).LoadWeights(spec.WeightsPath!),

@@ -53,7 +53,7 @@ public static class LossGallery
         var csv = new StringBuilder().AppendLine(CsvHeader);
         foreach (var row in listed.Select(Row))
         {
-            csv.AppendLine(string.Join(',', Quote(row.Path), Quote(row.Truth), Quote(row.Predicted), Number(row.Probability), Number(row.Loss)));
+            csv.AppendLine(string.Join(',', CsvText.Quote(row.Path), CsvText.Quote(row.Truth), CsvText.Quote(row.Predicted), Number(row.Probability), Number(row.Loss)));
         }
 
         var csvFile = name + ".csv";
@@ -116,10 +116,6 @@ public static class LossGallery
 
     private static void Caption(Mat canvas, string text, int x, int y, Scalar colour) =>
         Cv2.PutText(canvas, text, new Point(x, y), HersheyFonts.HersheySimplex, 0.5, colour, 1, LineTypes.AntiAlias);
-
-    // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
-    private static string Quote(string field) =>
-        field.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : field;
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
