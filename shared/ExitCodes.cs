@@ -11,4 +11,16 @@ public static class ExitCodes
 
     /// <summary>Nothing was done: an option, a file or a folder was wrong; the message says what to change.</summary>
     public const int BadInput = 2;
+
+    /// <summary>
+    /// The run went to its end but left some items undone, each named in a warning and in its output (a photo that
+    /// vanished or became unreadable before it could be sorted stays where it was); running again retries them.
+    /// </summary>
+    public const int Incomplete = 3;
+
+    /// <summary>The codes in one sentence, for a program's --help.</summary>
+    public static string Help { get; } =
+        $"Exit codes: {Ok} done; {Failure} failed; {BadInput} nothing done, an option, file or folder was wrong; " +
+        $"{Incomplete} finished, but some items were left undone, each named in a warning (a photo that could not be sorted also in " +
+        "labels.csv's error column; a rerun retries it).";
 }

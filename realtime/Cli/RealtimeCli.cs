@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Realtime.Cli;
 
@@ -17,7 +18,8 @@ public static class RealtimeCli
         var root = new RootCommand(
             "Label a camera, video, stream, folder or image with an exported DogsVsCats.Vision model. " +
             "A folder or image is labelled in batches (labels.csv, optional sorting); anything else is played live. " +
-            "Every option can also come from appsettings.json (section 'Realtime') or a variable such as DOGSVSCATS_REALTIME__MODEL.");
+            "Every option can also come from appsettings.json (section 'Realtime') or a variable such as DOGSVSCATS_REALTIME__MODEL. " +
+            ExitCodes.Help);
         var bindings = new List<(Option Option, string Key, Func<ParseResult, string?> Value)>();
 
         void Add<T>(string name, string key, string description, string? alias = null)

@@ -61,10 +61,7 @@ public sealed class FolderLabellingService(
 
         var done = LabelsCsv.Read(csvPath, labels);
         using var csv = settings.DryRun ? null : LabelsCsv.Open(csvPath, labels);
-        if (sorter is not null && !settings.DryRun)
-        {
-            FinishSorting(done, labels, sorter, csv!);
-        }
+        var notSorted = sorter is not null && !settings.DryRun ? FinishSorting(done, labels, sorter, csv!) : 0;
 
         using var decoders = new DecodeThreads(Environment.ProcessorCount);
         var ownFiles = new[] { csvPath, jsonlPath };
@@ -92,8 +89,9 @@ public sealed class FolderLabellingService(
             }
 
             csv?.Append(rows);
-            foreach (var row in rows)
+            for (var i = 0; i < rows.Length; i++)
             {
+                var row = rows[i];
                 counts[row.Error is null ? row.Label : "unreadable"] = counts.GetValueOrDefault(row.Error is null ? row.Label : "unreadable") + 1;
                 if (row.Error is not null)
                 {
@@ -106,9 +104,12 @@ public sealed class FolderLabellingService(
                     {
                         logger.LogInformation("would {Sort} {Path} -> {Destination}", sort, row.Path, row.Destination);
                     }
-                    else
+                    else if (TrySort(sorter!, row.Path, row.Destination) is { } error)
                     {
-                        sorter!.Transfer(row.Path, row.Destination);
+                        // A later row for the same path wins: labels.csv says why this photo is still at its path.
+                        rows[i] = row with { Error = error };
+                        csv!.Append([rows[i]]);
+                        notSorted++;
                     }
                 }
             }
@@ -128,7 +129,32 @@ public sealed class FolderLabellingService(
             counts.Count == 0 ? "nothing new" : string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")),
             files.Count - todo.Count,
             settings.DryRun ? "Dry run: nothing was written." : $"Results: {csvPath}.",
-            sorter is null ? "" : $" Sorted ({sort}{(settings.DryRun ? ", dry run" : "")}) into {outRoot}; unreadable files stay where they are.");
+            sorter is null ? "" : $" Sorted ({sort}{(settings.DryRun ? ", dry run" : "")}) into {outRoot}; unreadable files stay where they are" +
+                (notSorted == 0 ? "." : $"; {notSorted} photos could not be sorted and stay where they are (see the warnings); run the same command again to retry them."));
+        if (notSorted > 0)
+        {
+            outcome.ExitCode = ExitCodes.Incomplete;
+        }
+    }
+
+    /// <summary>
+    /// Sorts one photo; null when done, else the reason it was not. A photo can vanish or become unreadable after it was
+    /// labelled (deleted, a permission change, a network share gone): it is named in a warning and the run goes on, since
+    /// the other photos are still there to sort.
+    /// </summary>
+    private string? TrySort(PhotoSorter sorter, string path, string destination)
+    {
+        try
+        {
+            sorter.Transfer(path, destination);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var error = $"not sorted: {e.Message}";
+            logger.LogWarning("{Path}: {Error}", path, error);
+            return error;
+        }
     }
 
     /// <summary>Decodes in parallel, classifies the readable images in one batch; unreadable files become rows with a reason.</summary>
@@ -173,31 +199,55 @@ public sealed class FolderLabellingService(
     }
 
     /// <summary>
-    /// Rows an interrupted run wrote before it sorted them: the photo is still at its path and not at its destination,
-    /// so it is sorted now (to a new free name, recorded in a new row, if the destination was taken meanwhile).
+    /// Rows an earlier run wrote before it sorted them (interrupted, or the photo could not be sorted then): the photo is
+    /// still at its path and not at its destination, so it is sorted now, to a new free name if the destination was taken
+    /// meanwhile; a changed destination or error is recorded in a new row. Returns how many could not be sorted.
     /// </summary>
-    private void FinishSorting(IReadOnlyDictionary<string, IReadOnlyList<string>> done, IReadOnlyList<string> labels, PhotoSorter sorter, LabelsCsv csv)
+    private int FinishSorting(IReadOnlyDictionary<string, IReadOnlyList<string>> done, IReadOnlyList<string> labels, PhotoSorter sorter, LabelsCsv csv)
     {
         var destinationColumn = LabelsCsv.Column(labels, "destination");
+        var errorColumn = LabelsCsv.Column(labels, "error");
         var labelColumn = LabelsCsv.Column(labels, "label");
+        var notSorted = 0;
         foreach (var (path, fields) in done)
         {
             var destination = fields[destinationColumn];
-            if (destination.Length == 0 || !File.Exists(path) || (File.Exists(destination) && settings.Sort == SortMode.Copy))
+            // A copy's destination may hold this photo's own copy, made before the run ended, or another file.
+            if (destination.Length == 0 || !File.Exists(path) || (settings.Sort == SortMode.Copy && File.Exists(destination) && PhotoSorter.SameBytes(path, destination)))
             {
                 continue;
             }
 
+            var row = fields;
+            IReadOnlyList<string> With(string newDestination, string error) =>
+                [.. row.Select((field, column) => column == destinationColumn ? newDestination : column == errorColumn ? error : field)];
             if (File.Exists(destination))
             {
-                // Taken by another file (the photo itself was never renamed there: Recover settled those).
+                // Taken by another file (a move's own rename was settled by Recover; a copy's own copy is skipped above).
+                // The new name is recorded before the transfer, as a new photo's is, so a crash during it leaves a row
+                // that names where the photo went.
                 destination = sorter.Plan(path, fields[labelColumn]);
-                csv.Append([new LabelRow(path, fields[labelColumn], null, null, destination)]);
+                row = With(destination, row[errorColumn]);
+                csv.AppendFields(row);
             }
 
-            sorter.Transfer(path, destination);
-            logger.LogInformation("Finished sorting {Path} -> {Destination} (left over from an interrupted run).", path, destination);
+            var failed = TrySort(sorter, path, destination);
+            if (failed is null)
+            {
+                logger.LogInformation("Finished sorting {Path} -> {Destination} (left over from an earlier run).", path, destination);
+            }
+            else
+            {
+                notSorted++;
+            }
+
+            if ((failed ?? "") != row[errorColumn])
+            {
+                csv.AppendFields(With(destination, failed ?? ""));
+            }
         }
+
+        return notSorted;
     }
 
     /// <summary>Every file under a folder (or the one image), in ordinal order, leaving out the sorted folder and temporary copies.</summary>

@@ -157,11 +157,27 @@ public sealed class LabelsCsv : IDisposable
             writer.WriteLine(string.Join(',', Fields(row, classes).Select(Quote)));
         }
 
-        writer.Flush();
-        ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
+        FlushToDisk();
+    }
+
+    /// <summary>
+    /// Appends a row as <see cref="Read"/> gave it back, with its own fields (a resumed sort changes only the error and
+    /// destination of a row written earlier, and keeps its prediction), and forces it to disk.
+    /// </summary>
+    public void AppendFields(IReadOnlyList<string> fields)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        writer.WriteLine(string.Join(',', fields.Select(Quote)));
+        FlushToDisk();
     }
 
     public void Dispose() => writer.Dispose();
+
+    private void FlushToDisk()
+    {
+        writer.Flush();
+        ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
+    }
 
     /// <summary>The CSV fields of a row; a failed file has empty prediction columns, so every row has the header's width.</summary>
     public static IReadOnlyList<string> Fields(LabelRow row, int classes)

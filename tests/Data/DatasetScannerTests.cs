@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 
 namespace DogsVsCats.Vision.Tests.Data;
@@ -17,10 +18,15 @@ public sealed class DatasetScannerTests : IDisposable
         Assert.Equal(["cat", "dog"], split.Classes);
         Assert.Equal(DatasetScanner.ClassFoldersLayout, split.Layout);
         Assert.False(split.ExplicitValidation);
-        Assert.Equal(300, split.Validation.Count(f => f.Label == 0));
-        Assert.Equal(300, split.Validation.Count(f => f.Label == 1));
-        Assert.Equal(1200, split.Train.Count(f => f.Label == 0));
-        Assert.Equal(1200, split.Train.Count(f => f.Label == 1));
+        foreach (var (className, label) in new[] { ("cat", 0), ("dog", 1) })
+        {
+            // Counted from the folder, so the test holds for any copy of the data: a fifth of each class, rounded.
+            var photos = Directory.EnumerateFiles(Path.Combine(TestData.DogsVsCatsRoot, className)).Count(ImageFile.IsImagePath);
+            var validation = (int)Math.Round(photos * 0.2, MidpointRounding.AwayFromZero);
+            Assert.Equal(validation, split.Validation.Count(f => f.Label == label));
+            Assert.Equal(photos - validation, split.Train.Count(f => f.Label == label));
+        }
+
         Assert.Empty(split.Train.Select(f => f.Path).Intersect(split.Validation.Select(f => f.Path)));
         Assert.All(split.Train.Concat(split.Validation), f => Assert.Equal(split.Classes[f.Label], Path.GetFileName(Path.GetDirectoryName(f.Path))));
     }

@@ -44,14 +44,11 @@ public sealed class PrefetchDecoderTests : IDisposable
         using (var batches = decoder.Read(set, [.. Enumerable.Range(0, set.Count)], batchSize: 1).GetEnumerator())
         {
             Assert.True(batches.MoveNext());
-            // The consumer is slow: the decoders run ahead, then must stop at the bound.
-            var deadline = DateTime.UtcNow.AddSeconds(5);
-            while (decoder.Decoded < 3 && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(10);
-            }
-
-            Thread.Sleep(300);
+            // The consumer is slow: the decoders run ahead to the bound. Batches are scheduled only when the consumer asks
+            // for the next one, so while it holds the first, what is held is all that may ever be decoded: no wait for
+            // "nothing more happens" is needed, only one for the decoders to reach the bound.
+            Assert.True(SpinWait.SpinUntil(() => decoder.Decoded >= 3, TimeSpan.FromSeconds(10)), $"only {decoder.Decoded} photos decoded ahead");
+            Assert.Equal(3, decoder.MaxHeld);
             Assert.Equal(3, decoder.Decoded);
             while (batches.MoveNext())
             {

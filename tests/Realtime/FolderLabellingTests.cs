@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DogsVsCats.Vision.Realtime.Labelling;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Run;
 using OpenCvSharp;
@@ -213,6 +214,69 @@ public sealed class FolderLabellingTests(SmallRunFixture run) : IDisposable
         Assert.Equal(2 * perClass, rows.Distinct().Count());
 
         int Moved() => Directory.Exists(Out) ? Directory.GetFiles(Out, "*.jpg", SearchOption.AllDirectories).Count(IsPhoto) : 0;
+    }
+
+    [Fact]
+    public void Sort_MovePhotoGoneAfterItWasLabelled_NamedInWarningAndCsvTheRestSortedExitIncompleteRerunRetries()
+    {
+        MakeFolder(withBadFiles: false);
+        // A second name for the first cat photo, labelled with it in one batch: once the photo is moved, this name points
+        // at nothing, so its photo has vanished between its labelling and its move, as a deleted photo's would.
+        var target = Directory.GetFiles(Path.Combine(Photos, "cat")).Order(StringComparer.Ordinal).First();
+        var alias = Path.Combine(Photos, "cat", "zz-alias.jpg");
+        File.CreateSymbolicLink(alias, target);
+        var others = RealtimeProcess.HashFiles(Photos, f => f != alias);
+
+        var (code, output, error) = Realtime("--sort", "move", "--out", Out, "--min-confidence", "0", "--batch", "32");
+
+        Assert.True(code == ExitCodes.Incomplete, output + error);
+        Assert.Contains($"{alias}: not sorted:", output, StringComparison.Ordinal);
+        Assert.Contains("1 photos could not be sorted", output, StringComparison.Ordinal);
+        Assert.Equal([alias], Directory.GetFiles(Photos, "*", SearchOption.AllDirectories));
+        var sorted = RealtimeProcess.HashFiles(Out, IsPhoto);
+        Assert.Equal(others.Keys.Order(), sorted.Keys.Order());
+        var rows = LabelsCsv.Read(Path.Combine(Out, "labels.csv"), ["cat", "dog"]);
+        Assert.StartsWith("not sorted:", rows[alias][7], StringComparison.Ordinal);
+        Assert.All(rows.Where(r => r.Key != alias), r => Assert.Equal("", r.Value[7]));
+
+        // The photo is back (a share that returned): the rerun sorts it and its row says where, with no error.
+        File.Delete(alias);
+        File.Copy(TestData.RealPhotos("cat", PerClass + 1)[^1], alias);
+        var back = RealtimeProcess.HashFiles(Photos).Keys.Single();
+
+        (code, output, error) = Realtime("--sort", "move", "--out", Out, "--min-confidence", "0");
+
+        Assert.True(code == ExitCodes.Ok, output + error);
+        Assert.Empty(Directory.GetFiles(Photos, "*", SearchOption.AllDirectories));
+        var row = LabelsCsv.Read(Path.Combine(Out, "labels.csv"), ["cat", "dog"])[alias];
+        Assert.Equal("", row[7]);
+        Assert.Equal(back, RealtimeProcess.HashFiles(Out, f => f == row[8]).Keys.Single());
+    }
+
+    [Fact]
+    public void Sort_CopyRerunWhenAnotherFileTookADestination_CopiesToAFreeNameAndTheCsvPointsAtIt()
+    {
+        MakeFolder(withBadFiles: false);
+        var (code, output, error) = Realtime("--sort", "copy", "--out", Out, "--min-confidence", "0");
+        Assert.True(code == 0, output + error);
+        var csv = Path.Combine(Out, "labels.csv");
+        var photo = Directory.GetFiles(Path.Combine(Photos, "dog")).Order(StringComparer.Ordinal).First();
+        var first = LabelsCsv.Read(csv, ["cat", "dog"])[photo];
+        var taken = first[8];
+        // Between the runs another photo took the copy's name.
+        File.Delete(taken);
+        File.Copy(TestData.RealPhotos("cat", PerClass + 1)[^1], taken);
+        var squatter = File.ReadAllBytes(taken);
+
+        (code, output, error) = Realtime("--sort", "copy", "--out", Out, "--min-confidence", "0");
+
+        Assert.True(code == 0, output + error);
+        Assert.Equal(squatter, File.ReadAllBytes(taken));
+        var rows = LabelsCsv.Read(csv, ["cat", "dog"]);
+        Assert.NotEqual(taken, rows[photo][8]);
+        Assert.Equal(File.ReadAllBytes(photo), File.ReadAllBytes(rows[photo][8]));
+        Assert.All(rows, r => Assert.Equal(File.ReadAllBytes(r.Key), File.ReadAllBytes(r.Value[8])));
+        Assert.Equal(first.Take(8), rows[photo].Take(8));   // the new row keeps the photo's prediction
     }
 
     private static bool IsPhoto(string path) => Path.GetExtension(path) == ".jpg" && !PhotoSorter.IsPartial(path);

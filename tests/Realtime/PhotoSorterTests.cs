@@ -103,6 +103,73 @@ public sealed class PhotoSorterTests : IDisposable
         Assert.False(File.Exists(Path.Combine(Out, PhotoSorter.JournalName)));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Transfer_SourceGoneSinceItWasPlanned_ThrowsLeavesNothingInOutAndRecoverKeepsItThatWay(bool move)
+    {
+        // Labelled, then deleted (or its share gone) before its turn to be sorted.
+        Write(Source, "photo bytes");
+        var other = Path.Combine(temp.Path, "photos", "dog.2.jpg");
+        Write(other, "another photo");
+        using (var sorter = new PhotoSorter(Out, move, NullLogger.Instance))
+        {
+            var destination = sorter.Plan(Source, "cat");
+            File.Delete(Source);
+
+            Assert.Throws<FileNotFoundException>(() => sorter.Transfer(Source, destination));
+            sorter.Transfer(other, sorter.Plan(other, "dog"));   // the sorter goes on with the next photo
+        }
+
+        Recover(move);
+
+        Assert.Equal([Path.Combine(Out, "dog", "dog.2.jpg")], Directory.GetFiles(Out, "*", SearchOption.AllDirectories));
+        Assert.Equal(!move, File.Exists(other));
+    }
+
+    [Fact]
+    public void Recover_MoveWhoseDestinationHasTheSizeButNotTheBytesOfTheSource_KeepsTheSource()
+    {
+        // Killed after the journal's begin, before the copy; then another file of the very same size took the name.
+        Write(Source, "photo bytes");
+        Write(Destination, "other bytes");
+        Journal(Begin(move: true));
+
+        Recover(move: true);
+
+        Assert.Equal("photo bytes", File.ReadAllText(Source));
+        Assert.Equal("other bytes", File.ReadAllText(Destination));
+    }
+
+    [Theory]
+    [InlineData("photo bytes", "photo bytes", true)]
+    [InlineData("photo bytes", "other bytes", false)]
+    [InlineData("photo bytes", "photo bytes and more", false)]
+    [InlineData("", "", true)]
+    public void SameBytes_TwoFiles_TrueOnlyForEqualContent(string a, string b, bool expected)
+    {
+        var first = Path.Combine(temp.Path, "a");
+        var second = Path.Combine(temp.Path, "b");
+        Write(first, a);
+        Write(second, b);
+
+        Assert.Equal(expected, PhotoSorter.SameBytes(first, second));
+    }
+
+    [Fact]
+    public void SameBytes_FilesLongerThanOneBufferDifferingInTheLastByte_False()
+    {
+        var bytes = new byte[(1 << 16) + 3];
+        new Random(1).NextBytes(bytes);
+        var first = Path.Combine(temp.Path, "a");
+        var second = Path.Combine(temp.Path, "b");
+        File.WriteAllBytes(first, bytes);
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(second, bytes);
+
+        Assert.False(PhotoSorter.SameBytes(first, second));
+    }
+
     [Fact]
     public void Recover_CopyRenamed_KeepsSourceAndCopy()
     {

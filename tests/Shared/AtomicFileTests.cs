@@ -48,4 +48,41 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal("old", File.ReadAllText(path));
         Assert.Equal([path], Directory.GetFiles(root));
     }
+
+    [Fact]
+    public void Write_CallerChosenTempName_ContentArrivesAndTheTempIsGone()
+    {
+        var path = Path.Combine(root, "cat.1.jpg");
+        var temp = Path.Combine(root, ".cat.1.jpg.journalled.partial");
+        string? written = null;
+
+        AtomicFile.Write(path, temp, t => File.WriteAllText(written = t, "photo"), overwrite: false);
+
+        Assert.Equal(temp, written);
+        Assert.Equal("photo", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(root));
+    }
+
+    [Fact]
+    public void Write_CallerChosenTempAndTakenName_KeepsTheOtherFileAndRemovesTheTemp()
+    {
+        var path = Path.Combine(root, "cat.1.jpg");
+        File.WriteAllText(path, "someone else's");
+
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, Path.Combine(root, ".cat.1.jpg.partial"), t => File.WriteAllText(t, "photo"), overwrite: false));
+
+        Assert.Equal("someone else's", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(root));
+    }
+
+    [Fact]
+    public void FlushFolder_ExistingFolderOrMissingOne_FlushesTheFirstAndNamesTheSecond()
+    {
+        var missing = Path.Combine(root, "gone");
+
+        AtomicFile.FlushFolder(root);
+        var error = Assert.Throws<IOException>(() => AtomicFile.FlushFolder(missing));
+
+        Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+    }
 }
