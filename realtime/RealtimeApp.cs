@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Labelling;
 using DogsVsCats.Vision.Realtime.Live;
@@ -11,36 +12,24 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace DogsVsCats.Vision.Realtime;
 
-/// <summary>Builds the host: configuration layers, validated options, the classifier and the service for the source.</summary>
+/// <summary>
+/// Picks the mode (live or folder), binds and checks that mode's options at the edge, then builds its host:
+/// configuration layers, the classifier and the mode's services. Nothing below reaches back up here.
+/// </summary>
 public static class RealtimeApp
 {
     public const string EnvironmentPrefix = "DOGSVSCATS_";
 
-    /// <summary>Exit codes: 0 done, 1 failed while running, 2 nothing ran (options, model or source wrong).</summary>
+    /// <summary>Exit codes: see <see cref="ExitCodes"/>.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration
+        var configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables(EnvironmentPrefix)
-            .AddInMemoryCollection(commandLine);
-        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        // The host logs a start failure with its stack trace; RunAsync prints the message that says what to fix instead.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        // The edge: options are bound and checked once, here, before anything is built from them.
+            .AddInMemoryCollection(commandLine)
+            .Build();
         var errors = new List<string>();
-        var options = RealtimeOptions.Bind(builder.Configuration, errors);
-        if (new RealtimeOptionsValidator().Validate(null, options) is { Failed: true } invalid)
-        {
-            errors.AddRange(invalid.Failures);
-        }
-
+        var mode = Mode.Bind(configuration, errors);
         if (errors.Count > 0)
         {
             foreach (var error in errors)
@@ -52,21 +41,28 @@ public static class RealtimeApp
             return ExitCodes.BadInput;
         }
 
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton<RunOutcome>();
-        builder.Services.AddSingleton(services => new Classifier(options.Model, options.Device, options.Threads, services.GetRequiredService<ILogger<Classifier>>()));
-        if (options.IsFolderSource)
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
+        // The host logs a start failure with its stack trace; RunAsync prints the message that says what to fix instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        builder.Logging.AddSimpleConsole(o =>
         {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton<RunOutcome>();
+        builder.Services.AddSingleton(Options.Create(mode.Classifier));
+        builder.Services.AddSingleton(services => new Classifier(mode.Classifier.Model, mode.Classifier.Device, mode.Classifier.Threads, services.GetRequiredService<ILogger<Classifier>>()));
+        if (mode.Folder is not null)
+        {
+            builder.Services.AddSingleton(Options.Create(mode.Folder));
             builder.Services.AddHostedService<FolderLabellingService>();
         }
         else
         {
-            // Real-time pacing makes a file behave as a camera: only the newest frame is kept. A file played as a file keeps every frame.
-            var live = options.RealtimePacing || !new LiveSource(options.Source).IsVideoFile;
-            builder.Services.AddSingleton(new FrameChannel(live));
-            builder.Services.AddSingleton<CaptureService>();
-            builder.Services.AddHostedService(services => services.GetRequiredService<CaptureService>());
-            builder.Services.AddHostedService<FrameLoopService>();
+            builder.Services.AddLiveLoop(mode.Live!);
         }
 
         using var host = builder.Build();
@@ -74,7 +70,7 @@ public static class RealtimeApp
         {
             await host.StartAsync(cancel);
         }
-        catch (Exception e) when (e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException)
+        catch (Exception e) when (IsStartFailure(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.BadInput;
@@ -83,10 +79,38 @@ public static class RealtimeApp
         await host.WaitForShutdownAsync(cancel);
         return host.Services.GetRequiredService<RunOutcome>().ExitCode;
     }
-}
 
-/// <summary>What the work services report back to Main.</summary>
-public sealed class RunOutcome
-{
-    public int ExitCode { get; set; }
+    /// <summary>The failures at start that mean the model, the device or the source is wrong: exit 2 with the message alone.</summary>
+    public static bool IsStartFailure(Exception e) =>
+        e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException;
+
+    /// <summary>One run's mode and its options, bound and checked: folder labelling or the live loop.</summary>
+    public sealed record Mode(ClassifierOptions Classifier, FolderOptions? Folder, LiveOptions? Live)
+    {
+        public static Mode Bind(IConfiguration configuration, List<string> errors)
+        {
+            ArgumentNullException.ThrowIfNull(configuration);
+            ArgumentNullException.ThrowIfNull(errors);
+            var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
+            classifier.Validate(errors);
+            var source = configuration[$"{OptionBinder.Section}:{nameof(LiveOptions.Source)}"];
+            // Folder options are bound either way: a sorting option on a live source is an error, not ignored.
+            var folder = OptionBinder.Bind<FolderOptions>(configuration, errors);
+            if (FolderOptions.IsFolderSource(source))
+            {
+                folder.Validate(errors);
+                return new Mode(classifier, folder, null);
+            }
+
+            var live = OptionBinder.Bind<LiveOptions>(configuration, errors);
+            live.Validate(errors);
+            if (folder.Sort != SortMode.None)
+            {
+                folder.Validate(errors);
+                errors.Add($"--sort {OptionBinder.Text(folder.Sort)} works on a folder or an image; --source '{live.Source}' is neither.");
+            }
+
+            return new Mode(classifier, null, live);
+        }
+    }
 }

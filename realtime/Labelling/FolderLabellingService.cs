@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Hosting;
@@ -15,14 +16,16 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// interrupted run left undone.
 /// </summary>
 public sealed class FolderLabellingService(
-    IOptions<RealtimeOptions> options,
+    IOptions<FolderOptions> options,
+    IOptions<ClassifierOptions> classifierOptions,
     Classifier classifier,
     RunOutcome outcome,
     IHostApplicationLifetime lifetime,
     ILogger<FolderLabellingService> logger) : BackgroundService
 {
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(2);
-    private readonly RealtimeOptions settings = options.Value;
+    private readonly FolderOptions settings = options.Value;
+    private readonly double minConfidence = classifierOptions.Value.MinConfidence;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,7 +50,7 @@ public sealed class FolderLabellingService(
     {
         var labels = classifier.Labels;
         var sorting = settings.Sort != SortMode.None;
-        var sort = RealtimeOptions.Text(settings.Sort);
+        var sort = OptionBinder.Text(settings.Sort);
         var outRoot = settings.Out is null ? null : Path.GetFullPath(settings.Out);
         var csvPath = Path.GetFullPath(Path.Combine(outRoot ?? Directory.GetCurrentDirectory(), settings.Csv));
         var jsonlPath = settings.Jsonl is null ? null : Path.GetFullPath(settings.Jsonl);
@@ -183,7 +186,7 @@ public sealed class FolderLabellingService(
                 for (var k = 0; k < readable.Length; k++)
                 {
                     var p = predictions[k];
-                    rows[readable[k]] = new LabelRow(paths[readable[k]], p.LabelAt(settings.MinConfidence), p, null, null);
+                    rows[readable[k]] = new LabelRow(paths[readable[k]], p.LabelAt(minConfidence), p, null, null);
                 }
             }
 

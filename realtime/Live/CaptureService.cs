@@ -11,16 +11,16 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// camera stops the app at once with a clear message. A video file ends the stream at its end (or restarts with
 /// --loop); a camera or stream that stops delivering is reopened with growing back-off.
 /// </summary>
-public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
+public sealed class CaptureService(IOptions<LiveOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
 {
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-    private readonly RealtimeOptions settings = options.Value;
+    private readonly LiveOptions settings = options.Value;
     private readonly LiveSource source = new(options.Value.Source);
     private VideoCapture? capture;
 
-    /// <summary>Frames per second the source reports (0 when it does not say).</summary>
-    public double SourceFps { get; private set; }
+    /// <summary>Frames per second the source reports (0 when it does not say); each frame carries it.</summary>
+    private double sourceFps;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -32,8 +32,8 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
             throw new InvalidOperationException(source.CannotOpen());
         }
 
-        SourceFps = capture.Fps;
-        logger.LogInformation("Source: {Source} ({Kind}, {Width}x{Height}, {Fps:0.#} fps{Pacing}).", settings.Source, source.IsVideoFile ? "video file" : source.CameraIndex is null ? "stream" : "camera", capture.FrameWidth, capture.FrameHeight, SourceFps, channel.Live && source.IsVideoFile ? ", played in real time" : "");
+        sourceFps = capture.Fps;
+        logger.LogInformation("Source: {Source} ({Kind}, {Width}x{Height}, {Fps:0.#} fps{Pacing}).", settings.Source, source.IsVideoFile ? "video file" : source.CameraIndex is null ? "stream" : "camera", capture.FrameWidth, capture.FrameHeight, sourceFps, channel.Live && source.IsVideoFile ? ", played in real time" : "");
         return base.StartAsync(cancellationToken);
     }
 
@@ -49,7 +49,7 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
     private void Capture(CancellationToken stop)
     {
         var writer = channel.Channel.Writer;
-        var pacing = channel.Live && source.IsVideoFile && SourceFps > 0;
+        var pacing = channel.Live && source.IsVideoFile && sourceFps > 0;
         var clock = Stopwatch.StartNew();
         var backoff = InitialBackoff;
         long index = 0, paced = 0;
@@ -86,14 +86,14 @@ public sealed class CaptureService(IOptions<RealtimeOptions> options, FrameChann
                     if (pacing)
                     {
                         // A camera delivers frame n at n / fps; waiting for that moment makes a file behave like one.
-                        var due = TimeSpan.FromSeconds(paced++ / SourceFps) - clock.Elapsed;
+                        var due = TimeSpan.FromSeconds(paced++ / sourceFps) - clock.Elapsed;
                         if (due > TimeSpan.Zero)
                         {
                             stop.WaitHandle.WaitOne(due);
                         }
                     }
 
-                    frame = new Frame(image, index++);
+                    frame = new Frame(image, index++, sourceFps);
                     image = null;
                     // Only the waiting (non-live) channel is ever full: capture waits for the loop, nothing is dropped.
                     if (!writer.TryWrite(frame) && !(writer.WaitToWriteAsync(stop).AsTask().GetAwaiter().GetResult() && writer.TryWrite(frame)))

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Hosting;
@@ -14,16 +15,17 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// which OpenCV's window functions need.
 /// </summary>
 public sealed class FrameLoopService(
-    IOptions<RealtimeOptions> options,
+    IOptions<LiveOptions> options,
+    IOptions<ClassifierOptions> classifierOptions,
     Classifier classifier,
     FrameChannel channel,
-    CaptureService capture,
+    IEnumerable<IFrameOutput> sinks,
     RunOutcome outcome,
     IHostApplicationLifetime lifetime,
     ILogger<FrameLoopService> logger) : BackgroundService
 {
     private const int LatencyWindow = 1024;
-    private readonly RealtimeOptions settings = options.Value;
+    private readonly LiveOptions settings = options.Value;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -45,7 +47,8 @@ public sealed class FrameLoopService(
         }
         finally
         {
-            foreach (var output in outputs.OfType<IDisposable>())
+            // The host's sinks belong to the host; the loop disposes only the outputs it made.
+            foreach (var output in outputs.Except(sinks).OfType<IDisposable>())
             {
                 output.Dispose();
             }
@@ -59,7 +62,7 @@ public sealed class FrameLoopService(
     {
         if (settings.Record is { Length: > 0 } record)
         {
-            yield return new RecordOutput(record, capture.SourceFps > 0 ? capture.SourceFps : settings.TargetFps, logger);
+            yield return new RecordOutput(record, settings.TargetFps, logger);
         }
 
         if (settings.Jsonl is { Length: > 0 } jsonl)
@@ -69,12 +72,16 @@ public sealed class FrameLoopService(
 
         yield return settings.NoWindow ? new LogOutput(logger) : new WindowOutput(input);
         yield return new SnapshotOutput(settings.SnapshotDir, settings.SnapshotAt, logger);
+        foreach (var sink in sinks)
+        {
+            yield return sink;   // registered by the host, e.g. the served page's live view
+        }
     }
 
     private void Loop(LiveInput input, FrameRenderer renderer, List<IFrameOutput> outputs, CancellationToken stop)
     {
         var reader = channel.Channel.Reader;
-        var classify = new FrameClassifier(classifier, settings.Smoothing, settings.MinConfidence);
+        var classify = new FrameClassifier(classifier, settings.Smoothing, classifierOptions.Value.MinConfidence);
         var period = TimeSpan.FromSeconds(1 / settings.TargetFps);
         var latencies = new double[LatencyWindow];   // the newest latencies, a ring: memory stays flat however long the run
         var clock = Stopwatch.StartNew();

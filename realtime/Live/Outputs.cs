@@ -54,8 +54,11 @@ public sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) :
     }
 }
 
-/// <summary>Writes the annotated frames to a video file (mp4v), opened at the first frame's size; nothing while paused.</summary>
-public sealed class RecordOutput(string path, double fps, ILogger logger) : IFrameOutput, IDisposable
+/// <summary>
+/// Writes the annotated frames to a video file (mp4v), opened at the first frame's size and its source's frame rate
+/// (<paramref name="fallbackFps"/> when the source reports none); nothing while paused.
+/// </summary>
+public sealed class RecordOutput(string path, double fallbackFps, ILogger logger) : IFrameOutput, IDisposable
 {
     private VideoWriter? writer;
 
@@ -75,6 +78,7 @@ public sealed class RecordOutput(string path, double fps, ILogger logger) : IFra
                 throw new IOException($"--record '{path}' already exists; it is never replaced.");
             }
 
+            var fps = pass.Frame.SourceFps > 0 ? pass.Frame.SourceFps : fallbackFps;
             writer = new VideoWriter(path, FourCC.MP4V, fps, pass.Display.Size());
             if (!writer.IsOpened())
             {

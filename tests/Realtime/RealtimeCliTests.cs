@@ -1,4 +1,7 @@
-using DogsVsCats.Vision.Realtime;
+using DogsVsCats.Vision.Realtime.Hosting;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Labelling;
+using DogsVsCats.Vision.Realtime.Live;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
 
@@ -13,11 +16,9 @@ public sealed class RealtimeCliTests
         var (code, output, _) = RealtimeProcess.Run(["--help"]);
 
         Assert.Equal(0, code);
-        foreach (var property in typeof(RealtimeOptions).GetProperties().Where(p => p.CanWrite))
+        foreach (var property in new[] { typeof(ClassifierOptions), typeof(LiveOptions), typeof(FolderOptions) }.SelectMany(t => t.GetProperties()).Where(p => p.CanWrite))
         {
-            // MinConfidence -> --min-confidence
-            var option = "--" + string.Concat(property.Name.Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : char.ToLowerInvariant(c).ToString()));
-            Assert.Contains(option, output, StringComparison.Ordinal);
+            Assert.Contains(OptionBinder.OptionName(property.Name), output, StringComparison.Ordinal);
         }
     }
 

@@ -1,12 +1,14 @@
 using DogsVsCats.Vision.Realtime;
 using DogsVsCats.Vision.Realtime.Cli;
+using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Labelling;
+using DogsVsCats.Vision.Realtime.Live;
 using Microsoft.Extensions.Configuration;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
 
-/// <summary>The edge of the realtime app, in process: the command line, binding (choices parsed once) and the validator.</summary>
+/// <summary>The edge of the realtime app, in process: the command line, binding each mode's options (choices parsed once) and their checks.</summary>
 [Trait("Category", "Fast")]
 public sealed class RealtimeOptionsTests : IDisposable
 {
@@ -42,10 +44,12 @@ public sealed class RealtimeOptionsTests : IDisposable
     {
         var errors = new List<string>();
 
-        var options = RealtimeOptions.Bind(Configuration(("Device", device), ("Sort", sort), ("Batch", "8")), errors);
+        var configuration = Configuration(("Device", device), ("Sort", sort), ("Batch", "8"));
+        var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
+        var folder = OptionBinder.Bind<FolderOptions>(configuration, errors);
 
         Assert.Empty(errors);
-        Assert.Equal((expectedDevice, expectedSort, 8), (options.Device, options.Sort, options.Batch));
+        Assert.Equal((expectedDevice, expectedSort, 8), (classifier.Device, folder.Sort, folder.Batch));
     }
 
     [Fact]
@@ -53,9 +57,13 @@ public sealed class RealtimeOptionsTests : IDisposable
     {
         var errors = new List<string>();
 
-        var options = RealtimeOptions.Bind(Configuration(("Device", "tpu"), ("Sort", "2"), ("Batch", "many"), ("Model", "m.onnx")), errors);
+        var configuration = Configuration(("Device", "tpu"), ("Sort", "2"), ("Batch", "many"), ("Model", "m.onnx"));
+        var options = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
+        OptionBinder.Bind<FolderOptions>(configuration, errors);
+        var live = OptionBinder.Bind<LiveOptions>(configuration, errors);
 
         Assert.Equal(3, errors.Count);
+        Assert.Equal("0", live.Source);   // the live options hold none of the wrong keys, so they bind cleanly
         Assert.Contains("--device 'tpu' is not one of auto, cpu, cuda.", errors);
         Assert.Contains("--sort '2' is not one of none, copy, move.", errors);   // a number is not a name, though Enum.TryParse takes it
         Assert.Contains(errors, e => e.Contains("'many'", StringComparison.Ordinal) && e.Contains("Batch", StringComparison.Ordinal));
@@ -63,56 +71,76 @@ public sealed class RealtimeOptionsTests : IDisposable
     }
 
     [Fact]
-    public void Validate_GoodOptions_Succeed()
+    public void Bind_GoodFolderOptions_SucceedAsFolderMode()
     {
-        var options = new RealtimeOptions { Model = Model(), Source = temp.Path, Sort = SortMode.Move, Out = Path.Combine(temp.Path, "sorted") };
+        var errors = new List<string>();
 
-        Assert.True(new RealtimeOptionsValidator().Validate(null, options).Succeeded);
+        var mode = RealtimeApp.Mode.Bind(Configuration(("Model", Model()), ("Source", temp.Path), ("Sort", "move"), ("Out", Path.Combine(temp.Path, "sorted"))), errors);
+
+        Assert.Empty(errors);
+        Assert.NotNull(mode.Folder);
+        Assert.Null(mode.Live);
+        Assert.Equal((SortMode.Move, 0.6), (mode.Folder.Sort, mode.Classifier.MinConfidence));
     }
 
     [Fact]
-    public void Validate_EveryWrongValue_OneLineEachSayingWhatToChange()
+    public void Bind_CameraSource_IsLiveMode()
+    {
+        var errors = new List<string>();
+
+        var mode = RealtimeApp.Mode.Bind(Configuration(("Model", Model()), ("Source", "0"), ("Smoothing", "0.5")), errors);
+
+        Assert.Empty(errors);
+        Assert.Null(mode.Folder);
+        Assert.Equal(0.5, mode.Live!.Smoothing);
+    }
+
+    [Fact]
+    public void Bind_EveryWrongValue_OneLineEachSayingWhatToChange()
     {
         var record = Path.Combine(temp.Path, "taken.mp4");
         File.WriteAllText(record, "");
-        var options = new RealtimeOptions
-        {
-            Model = Path.Combine(temp.Path, "missing.onnx"),
-            Source = "0",
-            Sort = SortMode.Copy,
-            MinConfidence = 1.5,
-            Batch = 0,
-            Threads = -1,
-            Smoothing = 0,
-            TargetFps = 0,
-            Duration = -1,
-            Record = record,
-        };
+        var missing = Path.Combine(temp.Path, "missing.onnx");
+        var errors = new List<string>();
 
-        var failures = new RealtimeOptionsValidator().Validate(null, options).Failures!.ToList();
+        RealtimeApp.Mode.Bind(
+            Configuration(
+                ("Model", missing),
+                ("Source", "0"),
+                ("Sort", "copy"),
+                ("MinConfidence", "1.5"),
+                ("Batch", "0"),
+                ("Threads", "-1"),
+                ("Smoothing", "0"),
+                ("TargetFps", "0"),
+                ("Duration", "-1"),
+                ("Record", record)),
+            errors);
 
         Assert.Equal(
             [
-                "--model '" + options.Model + "' does not exist. Train first ('trainer train') or export a checkpoint ('trainer export').",
-                "--sort copy needs --out DIR: the folder that receives <label>/ and uncertain/.",
-                "--sort copy works on a folder or an image; --source '0' is neither.",
-                "--min-confidence 1.5 must be between 0 and 1.",
-                "--batch 0 must be between 1 and 1024.",
+                "--model '" + missing + "' does not exist. Train first ('trainer train') or export a checkpoint ('trainer export').",
                 "--threads -1 must be 0 (all cores) or more.",
+                "--min-confidence 1.5 must be between 0 and 1.",
                 "--smoothing 0 must be in (0, 1]: the newest frame's weight (1 = no smoothing).",
                 "--target-fps 0 must be in (0, 1000].",
                 "--duration and --snapshot-at must be 0 or more.",
                 "--record '" + record + "' already exists; choose another name (an existing file is never replaced).",
+                "--sort copy needs --out DIR: the folder that receives <label>/ and uncertain/.",
+                "--batch 0 must be between 1 and 1024.",
+                "--sort copy works on a folder or an image; --source '0' is neither.",
             ],
-            failures);
+            errors);
     }
 
     [Fact]
-    public void Validate_NoModel_SaysWhereOneComesFrom()
+    public void Bind_NoModel_SaysWhereOneComesFrom()
     {
-        var failure = Assert.Single(new RealtimeOptionsValidator().Validate(null, new RealtimeOptions { Source = temp.Path }).Failures!);
+        var errors = new List<string>();
 
-        Assert.Equal("--model is required: the model.onnx that 'trainer train' or 'trainer export' wrote.", failure);
+        RealtimeApp.Mode.Bind(Configuration(("Source", temp.Path)), errors);
+
+        Assert.Equal("--model is required: the model.onnx that 'trainer train' or 'trainer export' wrote.", Assert.Single(errors));
     }
 
     private string Model()
@@ -124,6 +152,6 @@ public sealed class RealtimeOptionsTests : IDisposable
 
     private static IConfiguration Configuration(params (string Key, string? Value)[] values) =>
         new ConfigurationBuilder()
-            .AddInMemoryCollection(values.Where(v => v.Value is not null).Select(v => new KeyValuePair<string, string?>($"{RealtimeOptions.Section}:{v.Key}", v.Value)))
+            .AddInMemoryCollection(values.Where(v => v.Value is not null).Select(v => new KeyValuePair<string, string?>($"{OptionBinder.Section}:{v.Key}", v.Value)))
             .Build();
 }

@@ -1,0 +1,7 @@
+namespace DogsVsCats.Vision.Realtime.Hosting;
+
+/// <summary>What the work services report back to Main.</summary>
+public sealed class RunOutcome
+{
+    public int ExitCode { get; set; }
+}
