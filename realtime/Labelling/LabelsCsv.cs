@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Realtime.Labelling;
 
@@ -26,7 +27,7 @@ public sealed class LabelsCsv : IDisposable
     /// </summary>
     public static LabelsCsv Open(string path, IReadOnlyList<string> labels)
     {
-        var header = string.Join(',', Header(labels).Select(Quote));
+        var header = string.Join(',', Header(labels).Select(CsvText.Quote));
         var exists = File.Exists(path) && new FileInfo(path).Length > 0;
         long complete = 0;
         if (exists)
@@ -154,7 +155,7 @@ public sealed class LabelsCsv : IDisposable
         ArgumentNullException.ThrowIfNull(rows);
         foreach (var row in rows)
         {
-            writer.WriteLine(string.Join(',', Fields(row, classes).Select(Quote)));
+            writer.WriteLine(string.Join(',', Fields(row, classes).Select(CsvText.Quote)));
         }
 
         FlushToDisk();
@@ -167,7 +168,7 @@ public sealed class LabelsCsv : IDisposable
     public void AppendFields(IReadOnlyList<string> fields)
     {
         ArgumentNullException.ThrowIfNull(fields);
-        writer.WriteLine(string.Join(',', fields.Select(Quote)));
+        writer.WriteLine(string.Join(',', fields.Select(CsvText.Quote)));
         FlushToDisk();
     }
 
@@ -197,9 +198,6 @@ public sealed class LabelsCsv : IDisposable
             row.Destination ?? "",
         ];
     }
-
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : field;
 
     /// <summary>Splits one RFC 4180 record (quoted fields may hold commas, doubled quotes and line breaks).</summary>
     public static IReadOnlyList<string>? Split(string line)

@@ -27,7 +27,7 @@ public sealed record ExportChoice
 
     public static ExportChoice Ensemble { get; } = new(ExportKind.Ensemble, null);
 
-    /// <summary>What <c>--export</c> does by default (see README, "Which model is exported").</summary>
+    /// <summary>What <c>--export</c> does by default (docs/training.md, "What is exported").</summary>
     public static ExportChoice Default => Auto;
 
     /// <summary>Every text <c>--export</c> takes besides a strategy's name.</summary>
