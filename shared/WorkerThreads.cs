@@ -6,7 +6,9 @@ namespace DogsVsCats.Vision.Shared;
 /// <summary>
 /// A fixed set of threads that run queued work until disposed. glibc's malloc gives each thread that allocates a heap of
 /// its own (an arena) and keeps freed blocks there for reuse; the .NET thread pool's changing threads made the working set
-/// of a long decoding run creep, so photo decoding runs always on the same threads, one arena each, filled once.
+/// of a long decoding run creep (folder labelling with Parallel.For, measured with bench label: ~50 MiB more over two
+/// passes of the same 3,000 photos, still rising in the second), so photo decoding runs always on the same threads, one
+/// arena each, filled once.
 /// </summary>
 public sealed class WorkerThreads : IDisposable
 {

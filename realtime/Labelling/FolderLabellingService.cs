@@ -66,7 +66,7 @@ public sealed class FolderLabellingService(
         using var csv = settings.DryRun ? null : LabelsCsv.Open(csvPath, labels);
         var notSorted = sorter is not null && !settings.DryRun ? FinishSorting(done, labels, sorter, csv!) : 0;
 
-        using var decoders = new DecodeThreads(Environment.ProcessorCount);
+        using var decoders = new WorkerThreads(Environment.ProcessorCount, "decode");
         var ownFiles = new[] { csvPath, jsonlPath };
         var files = Enumerate(settings.Source, outRoot).Where(f => !ownFiles.Contains(f)).ToList();
         var todo = files.Where(f => !done.ContainsKey(f)).ToList();
@@ -161,7 +161,7 @@ public sealed class FolderLabellingService(
     }
 
     /// <summary>Decodes in parallel, classifies the readable images in one batch; unreadable files become rows with a reason.</summary>
-    private LabelRow[] Classify(string[] paths, DecodeThreads decoders)
+    private LabelRow[] Classify(string[] paths, WorkerThreads decoders)
     {
         var images = new Mat?[paths.Length];
         var rows = new LabelRow[paths.Length];

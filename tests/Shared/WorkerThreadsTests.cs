@@ -1,15 +1,15 @@
 using System.Collections.Concurrent;
-using DogsVsCats.Vision.Realtime.Labelling;
+using DogsVsCats.Vision.Shared;
 
-namespace DogsVsCats.Vision.Tests.Realtime;
+namespace DogsVsCats.Vision.Tests.Shared;
 
 [Trait("Category", "Fast")]
-public sealed class DecodeThreadsTests
+public sealed class WorkerThreadsTests
 {
     [Fact]
     public void For_ManyCalls_EveryIndexOnceAndOnlyOnTheFixedThreads()
     {
-        using var decoders = new DecodeThreads(2);
+        using var decoders = new WorkerThreads(2, "decode");
         var seen = new ConcurrentDictionary<int, int>();   // thread id -> items run
 
         for (var call = 0; call < 5; call++)
@@ -35,7 +35,7 @@ public sealed class DecodeThreadsTests
     [Fact]
     public void For_BodyThrows_EveryOtherItemRunsAndTheExceptionComesBackAsItWas()
     {
-        using var decoders = new DecodeThreads(2);
+        using var decoders = new WorkerThreads(2, "decode");
         var ran = 0;
 
         var error = Assert.Throws<IOException>(() => decoders.For(20, i =>
