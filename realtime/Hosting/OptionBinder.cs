@@ -15,12 +15,12 @@ public static class OptionBinder
 {
     public const string Section = "Realtime";
 
-    public static T Bind<T>(IConfiguration configuration, ICollection<string> errors, T? defaults = null)
+    public static T Bind<T>(IConfiguration configuration, ICollection<string> errors)
         where T : class, new()
     {
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(errors);
-        var options = defaults ?? new T();
+        var options = new T();
         var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         // Only this type's keys: another mode's wrong value is that mode's error, not this one's.
         var values = configuration.GetSection(Section).AsEnumerable(makePathsRelative: true)

@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Shared;
 
 namespace DogsVsCats.Vision.Realtime.Labelling;
@@ -35,7 +36,7 @@ public sealed class FolderOptions
         ArgumentNullException.ThrowIfNull(errors);
         if (Sort != SortMode.None && string.IsNullOrWhiteSpace(Out))
         {
-            errors.Add($"--sort {Sort.ToString().ToLowerInvariant()} needs --out DIR: the folder that receives <label>/ and uncertain/.");
+            errors.Add($"--sort {OptionBinder.Text(Sort)} needs --out DIR: the folder that receives <label>/ and uncertain/.");
         }
 
         if (Batch is < 1 or > 1024)
