@@ -2,58 +2,37 @@ using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Labelling;
 using DogsVsCats.Vision.Realtime.Live;
+using DogsVsCats.Vision.Realtime.Serving;
 using DogsVsCats.Vision.Shared;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 
 namespace DogsVsCats.Vision.Realtime;
 
 /// <summary>
-/// Picks the mode (live or folder), binds and checks that mode's options at the edge, then builds its host:
+/// Picks the mode (live, folder or serve), binds and checks that mode's options at the edge, then builds its host:
 /// configuration layers, the classifier and the mode's services. Nothing below reaches back up here.
 /// </summary>
 public static class RealtimeApp
 {
     public const string EnvironmentPrefix = "DOGSVSCATS_";
 
-    /// <summary>Exit codes: see <see cref="ExitCodes"/>.</summary>
+    /// <summary>Labels a folder or plays a live source. Exit codes: see <see cref="ExitCodes"/>.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddEnvironmentVariables(EnvironmentPrefix)
-            .AddInMemoryCollection(commandLine)
-            .Build();
+        var configuration = Configuration(commandLine);
         var errors = new List<string>();
         var mode = Mode.Bind(configuration, errors);
-        if (errors.Count > 0)
+        if (Refused(errors, "realtime --help"))
         {
-            foreach (var error in errors)
-            {
-                Console.Error.WriteLine($"error: {error}");
-            }
-
-            Console.Error.WriteLine("See 'realtime --help'.");
             return ExitCodes.BadInput;
         }
 
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddConfiguration(configuration);
-        builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
-        // The host logs a start failure with its stack trace; RunAsync prints the message that says what to fix instead.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        builder.Services.AddSingleton<RunOutcome>();
-        builder.Services.AddSingleton(Options.Create(mode.Classifier));
+        HostSetup.Configure(builder, configuration, mode.Classifier);
         builder.Services.AddSingleton(services => new Classifier(mode.Classifier.Model, mode.Classifier.Device, mode.Classifier.Threads, services.GetRequiredService<ILogger<Classifier>>()));
         if (mode.Folder is not null)
         {
@@ -66,11 +45,56 @@ public static class RealtimeApp
         }
 
         using var host = builder.Build();
+        return await RunHostAsync(host, cancel);
+    }
+
+    /// <summary>Serves the model over HTTP until stopped (Ctrl+C or SIGTERM drain the queue, then exit 0).</summary>
+    public static async Task<int> ServeAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
+    {
+        var configuration = Configuration(commandLine);
+        var errors = new List<string>();
+        var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
+        classifier.Validate(errors);
+        var serve = OptionBinder.Bind<ServeOptions>(configuration, errors);
+        serve.Validate(errors);
+        if (Refused(errors, "realtime serve --help"))
+        {
+            return ExitCodes.BadInput;
+        }
+
+        await using var app = ServeApp.Build(configuration, classifier, serve);
+        return await RunHostAsync(app, cancel);
+    }
+
+    private static IConfiguration Configuration(IReadOnlyDictionary<string, string?> commandLine) =>
+        new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables(EnvironmentPrefix)
+            .AddInMemoryCollection(commandLine)
+            .Build();
+
+    private static bool Refused(List<string> errors, string help)
+    {
+        foreach (var error in errors)
+        {
+            Console.Error.WriteLine($"error: {error}");
+        }
+
+        if (errors.Count > 0)
+        {
+            Console.Error.WriteLine($"See '{help}'.");
+        }
+
+        return errors.Count > 0;
+    }
+
+    private static async Task<int> RunHostAsync(IHost host, CancellationToken cancel)
+    {
         try
         {
             await host.StartAsync(cancel);
         }
-        catch (Exception e) when (IsStartFailure(e))
+        catch (Exception e) when (HostSetup.IsStartFailure(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.BadInput;
@@ -79,10 +103,6 @@ public static class RealtimeApp
         await host.WaitForShutdownAsync(cancel);
         return host.Services.GetRequiredService<RunOutcome>().ExitCode;
     }
-
-    /// <summary>The failures at start that mean the model, the device or the source is wrong: exit 2 with the message alone.</summary>
-    public static bool IsStartFailure(Exception e) =>
-        e is ModelContractException or OnnxRuntimeException or InvalidOperationException or IOException or OpenCvSharp.OpenCVException;
 
     /// <summary>One run's mode and its options, bound and checked: folder labelling or the live loop.</summary>
     public sealed record Mode(ClassifierOptions Classifier, FolderOptions? Folder, LiveOptions? Live)

@@ -33,6 +33,17 @@ public static class ImageFile
             return false;
         }
 
+        return TryDecode(bytes, long.MaxValue, out bgr, out error);
+    }
+
+    /// <summary>
+    /// Decodes an encoded JPEG, PNG, BMP or WebP image held in memory as an 8UC3 BGR image. An image whose header
+    /// declares more than <paramref name="maxPixels"/> pixels is refused before decoding, so a small file that claims
+    /// 30,000 x 30,000 pixels cannot make the decoder allocate gigabytes.
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> bytes, long maxPixels, [NotNullWhen(true)] out Mat? bgr, [NotNullWhen(false)] out string? error)
+    {
+        bgr = null;
         if (bytes.Length == 0)
         {
             error = "empty file (0 bytes)";
@@ -42,6 +53,18 @@ public static class ImageFile
         if (IsJpeg(bytes) && !HasJpegEnd(bytes))
         {
             error = $"truncated JPEG: no end-of-image marker (FF D9) in the last {Math.Min(JpegEndWindow, bytes.Length)} of {bytes.Length} bytes";
+            return false;
+        }
+
+        if (!IsJpeg(bytes) && !HasSignature(bytes))
+        {
+            error = $"not an image or corrupt: its first bytes are not those of a JPEG, PNG, BMP or WebP file ({bytes.Length} bytes)";
+            return false;
+        }
+
+        if (ImageHeader.TryReadSize(bytes, out var width, out var height) && (long)width * height > maxPixels)
+        {
+            error = $"the image declares {width} x {height} pixels, more than the {maxPixels:N0} allowed";
             return false;
         }
 
@@ -113,10 +136,10 @@ public static class ImageFile
         return true;
     }
 
-    private static bool HasSignature(byte[] head) =>
-        head.AsSpan().StartsWith((byte[])[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])   // PNG
-        || head.AsSpan().StartsWith("BM"u8)
-        || (head.AsSpan().StartsWith("RIFF"u8) && head.Length >= 12 && head.AsSpan(8, 4).SequenceEqual("WEBP"u8));
+    private static bool HasSignature(ReadOnlySpan<byte> head) =>
+        head.StartsWith((byte[])[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])   // PNG
+        || head.StartsWith("BM"u8)
+        || (head.StartsWith("RIFF"u8) && head.Length >= 12 && head.Slice(8, 4).SequenceEqual("WEBP"u8));
 
     // A window of the file's last bytes (the file itself, or its tail): the marker must start at least 2 bytes in.
     private static bool HasJpegEndInTail(byte[] tail, long fileLength)
@@ -133,9 +156,9 @@ public static class ImageFile
         return false;
     }
 
-    private static bool IsJpeg(byte[] bytes) => bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+    private static bool IsJpeg(ReadOnlySpan<byte> bytes) => bytes.Length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
 
-    private static bool HasJpegEnd(byte[] bytes)
+    private static bool HasJpegEnd(ReadOnlySpan<byte> bytes)
     {
         var start = Math.Max(2, bytes.Length - JpegEndWindow);
         for (var i = bytes.Length - 2; i >= start; i--)

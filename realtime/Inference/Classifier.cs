@@ -49,6 +49,12 @@ public sealed class Classifier : IDisposable
 
     public IReadOnlyList<string> Labels => runner.Labels;
 
+    /// <summary>Height of the class activation maps.</summary>
+    public int CamHeight => runner.CamHeight;
+
+    /// <summary>Width of the class activation maps.</summary>
+    public int CamWidth => runner.CamWidth;
+
     /// <summary>
     /// The class activation map [h, w] of image <paramref name="index"/> of the last call, class <paramref name="classIndex"/>;
     /// valid until the next call.
@@ -66,7 +72,7 @@ public sealed class Classifier : IDisposable
         ArgumentOutOfRangeException.ThrowIfZero(images.Count);
         var start = Stopwatch.GetTimestamp();
         var run = runner.Run(images);
-        var probabilities = Probabilities(images.Count);
+        var probabilities = AllProbabilities(images.Count);
         var timings = Timings(run, start);
         var results = new Prediction[images.Count];
         for (var i = 0; i < images.Count; i++)
@@ -90,7 +96,7 @@ public sealed class Classifier : IDisposable
 
         var start = Stopwatch.GetTimestamp();
         var run = runner.Run(nhwc, count);
-        var probabilities = Probabilities(count);
+        var probabilities = AllProbabilities(count);
         var timings = Timings(run, start);
         var results = new Prediction[count];
         for (var i = 0; i < count; i++)
@@ -100,6 +106,18 @@ public sealed class Classifier : IDisposable
 
         return results;
     }
+
+    /// <summary>
+    /// The model's input for a batch of <paramref name="count"/> images, uint8 [N, H, W, 3] BGR at the model's size
+    /// (the images already resized by the shared rule), to write in place before <see cref="RunInput"/>.
+    /// </summary>
+    public Span<byte> Input(int count) => runner.InputBytes(count);
+
+    /// <summary>Runs the batch written through <see cref="Input"/>; read <see cref="Probabilities(int)"/> and <see cref="Cam"/> before the next call.</summary>
+    public void RunInput() => runner.Run();
+
+    /// <summary>A copy of the probabilities of image <paramref name="index"/> of the last call, in <see cref="Labels"/> order.</summary>
+    public float[] Probabilities(int index) => runner.Probabilities(index);
 
     public void Dispose() => runner.Dispose();
 
@@ -154,7 +172,7 @@ public sealed class Classifier : IDisposable
     private static StageTimings Timings(RunTimings run, long start) =>
         new(run.InputMs, run.InferenceMs, Stopwatch.GetElapsedTime(start).TotalMilliseconds - run.InputMs - run.InferenceMs);
 
-    private float[][] Probabilities(int count)
+    private float[][] AllProbabilities(int count)
     {
         var probabilities = new float[count][];
         for (var i = 0; i < count; i++)

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -10,7 +11,8 @@ namespace DogsVsCats.Vision.Realtime.Inference;
 /// </summary>
 public sealed record PredictionLine
 {
-    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    // Relaxed escaping: a path's quotes and a PNG's base64 '+' are written as they are (the lines are JSON, never HTML).
+    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Folder: the photo.</summary>
     [JsonPropertyName("path")]
@@ -68,6 +70,10 @@ public sealed record PredictionLine
     [JsonPropertyName("timings_ms")]
     public Timings? TimingsMs { get; init; }
 
+    /// <summary>Served (?cam=true): the activation map of the label over what the model saw, a base64 PNG.</summary>
+    [JsonPropertyName("cam_png")]
+    public string? CamPng { get; init; }
+
     /// <summary>The prediction part of a line: <paramref name="label"/> and the confidence from <paramref name="smoothed"/> when given, else from <paramref name="raw"/>.</summary>
     public static PredictionLine Of(string label, Prediction? raw, Prediction? smoothed = null) => raw is null ? new() { Label = label } : new()
     {
@@ -82,6 +88,9 @@ public sealed record PredictionLine
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
+
+    /// <summary>Several lines as one JSON array, each as <see cref="ToJson()"/> writes it.</summary>
+    public static string ToJson(IEnumerable<PredictionLine> lines) => JsonSerializer.Serialize(lines, Options);
 
     private static Dictionary<string, float> ByLabel(Prediction prediction) =>
         prediction.Labels.Select((label, i) => (label, i)).ToDictionary(x => x.label, x => prediction.Probabilities[x.i], StringComparer.Ordinal);

@@ -78,7 +78,13 @@ public sealed class ModelRunner : IDisposable
     /// </summary>
     public IReadOnlyList<Mat> InputSlots(int count) => new ArraySegment<Mat>(Fill(count).Slots, 0, count);
 
-    /// <summary>Runs the batch whose slots <see cref="InputSlots"/> handed out last.</summary>
+    /// <summary>
+    /// The input of a batch of <paramref name="count"/> images as bytes, uint8 [N, H, W, 3] BGR at the model's size:
+    /// write each image's pixels in place, then call <see cref="Run()"/>.
+    /// </summary>
+    public Span<byte> InputBytes(int count) => Fill(count).Input.AsSpan(0, count * ImageBytes);
+
+    /// <summary>Runs the batch whose slots or bytes <see cref="InputSlots"/> or <see cref="InputBytes"/> handed out last.</summary>
     public void Run()
     {
         var (batch, count) = filling ?? throw new InvalidOperationException("No input to run: call InputSlots first.");

@@ -20,11 +20,13 @@ public sealed class RealtimeOptionsTests : IDisposable
     public async Task Parse_TypedOptionsOnly_BecomeConfigurationOverrides()
     {
         IReadOnlyDictionary<string, string?>? overrides = null;
-        var root = RealtimeCli.Build((values, _) =>
-        {
-            overrides = values;
-            return Task.FromResult(0);
-        });
+        var root = RealtimeCli.Build(
+            (values, _) =>
+            {
+                overrides = values;
+                return Task.FromResult(0);
+            },
+            (_, _) => Task.FromResult(1));
 
         await root.Parse(["--model", "m.onnx", "--batch", "8", "--no-window"]).InvokeAsync();
 

@@ -1,0 +1,102 @@
+using DogsVsCats.Vision.Realtime.Hosting;
+using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Shared;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DogsVsCats.Vision.Realtime.Serving;
+
+/// <summary>
+/// Loads the model after the server has started listening, so /v2/health/live answers from the first moment while
+/// /v2/health/ready waits for the load and a warm-up of every batch size the batcher will use. Readiness ends when
+/// the host starts stopping: the drain answers what is queued while new requests get 503.
+/// </summary>
+public sealed class ModelHost(
+    ClassifierOptions classifierOptions,
+    ServeOptions options,
+    ServeMetrics metrics,
+    RunOutcome outcome,
+    IHostApplicationLifetime lifetime,
+    ILogger<ModelHost> logger,
+    ILogger<Classifier> classifierLogger) : BackgroundService
+{
+    private volatile InferenceBatcher? batcher;
+    private Classifier? classifier;
+    private volatile bool draining;
+
+    /// <summary>The loaded classifier's description; null until loaded.</summary>
+    public Classifier? Classifier => batcher is null ? null : classifier;
+
+    /// <summary>The batcher while the model is ready and the server not draining; null otherwise (answer 503).</summary>
+    public InferenceBatcher? Batcher => draining ? null : batcher;
+
+    public bool Ready => Batcher is not null;
+
+    public bool Draining => draining;
+
+    public override void Dispose()
+    {
+        // The host disposes services after the server has answered its last request: the queue is empty by then or is
+        // answered here, and only then does the classifier go.
+        batcher?.Dispose();
+        classifier?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            draining = true;
+            metrics.ModelReady.Set(0);
+            logger.LogInformation("Stopping: not ready, no new requests; answering those already taken (up to {Seconds} s).", options.DrainSeconds);
+        });
+        // Off the start-up path: the host goes on to start Kestrel while the model loads.
+        await Task.Yield();
+        try
+        {
+            classifier = await Task.Run(() => new Classifier(classifierOptions.Model, classifierOptions.Device, classifierOptions.Threads, classifierLogger), stoppingToken);
+            await Task.Run(() => WarmUp(classifier, options.MaxBatch), stoppingToken);
+        }
+        catch (Exception e) when (HostSetup.IsStartFailure(e))
+        {
+            logger.LogError("{Message}", e.Message);
+            outcome.ExitCode = ExitCodes.BadInput;
+            lifetime.StopApplication();
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        batcher = new InferenceBatcher(classifier, metrics, options.MaxBatch, options.MaxQueue, options.MaxQueueDelayMs);
+        metrics.ModelReady.Set(draining ? 0 : 1);
+        var description = classifier.Description;
+        logger.LogInformation(
+            "Model '{Name}': {Labels} at {Width}x{Height}, on {Device}; batches of up to {MaxBatch}, queue of {MaxQueue}.",
+            options.ModelName, string.Join(", ", classifier.Labels), description.InputWidth, description.InputHeight, classifier.Device, options.MaxBatch, options.MaxQueue);
+        foreach (var url in options.UrlList)
+        {
+            logger.LogInformation("Ready: open {Url}/ in a browser; the API is at {Url}/v2/models/{Name}.", url.TrimEnd('/'), url.TrimEnd('/'), options.ModelName);
+        }
+    }
+
+    /// <summary>
+    /// Runs each power-of-two batch size up to <paramref name="maxBatch"/> once: the runner reuses the smallest batch
+    /// already made, so a request never pads past twice its size, and no request pays for ONNX Runtime's first run
+    /// of a shape.
+    /// </summary>
+    private static void WarmUp(Classifier classifier, int maxBatch)
+    {
+        for (var size = 1; ; size = Math.Min(size * 2, maxBatch))
+        {
+            classifier.Input(size).Clear();
+            classifier.RunInput();
+            if (size == maxBatch)
+            {
+                break;
+            }
+        }
+    }
+}
