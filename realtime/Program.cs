@@ -1,4 +1,5 @@
 using DogsVsCats.Vision.Realtime;
 using DogsVsCats.Vision.Realtime.Cli;
+using DogsVsCats.Vision.Shared;
 
-return await RealtimeCli.Build(RealtimeApp.RunAsync).Parse(args).InvokeAsync();
+return await CommandLineRun.InvokeAsync(RealtimeCli.Build(RealtimeApp.RunAsync), args);

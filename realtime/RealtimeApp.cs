@@ -23,11 +23,7 @@ public static class RealtimeApp
     /// <summary>Exit codes: see <see cref="ExitCodes"/>.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddEnvironmentVariables(EnvironmentPrefix)
-            .AddInMemoryCollection(commandLine)
-            .Build();
+        var configuration = Configuration(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), commandLine);
         var errors = new List<string>();
         var mode = Mode.Bind(configuration, errors);
         if (errors.Count > 0)
@@ -79,6 +75,14 @@ public static class RealtimeApp
         await host.WaitForShutdownAsync(cancel);
         return host.Services.GetRequiredService<RunOutcome>().ExitCode;
     }
+
+    /// <summary>The configuration layers, each overriding the one before: the settings file, DOGSVSCATS_ variables, the command line.</summary>
+    public static IConfigurationRoot Configuration(string appSettings, IReadOnlyDictionary<string, string?> commandLine) =>
+        new ConfigurationBuilder()
+            .AddJsonFile(appSettings, optional: true)
+            .AddEnvironmentVariables(EnvironmentPrefix)
+            .AddInMemoryCollection(commandLine)
+            .Build();
 
     /// <summary>The failures at start that mean the model, the device or the source is wrong: exit 2 with the message alone.</summary>
     public static bool IsStartFailure(Exception e) =>
