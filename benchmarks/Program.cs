@@ -1,3 +1,4 @@
 using DogsVsCats.Vision.Benchmarks;
+using DogsVsCats.Vision.Shared;
 
-return await BenchCli.Build().Parse(args).InvokeAsync();
+return await CommandLineRun.InvokeAsync(BenchCli.Build(), args);

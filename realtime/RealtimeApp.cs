@@ -20,10 +20,12 @@ public static class RealtimeApp
 {
     public const string EnvironmentPrefix = "DOGSVSCATS_";
 
+    private static string AppSettings => Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+
     /// <summary>Labels a folder or plays a live source. Exit codes: see <see cref="ExitCodes"/>.</summary>
     public static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        var configuration = Configuration(commandLine);
+        var configuration = Configuration(AppSettings, commandLine);
         var errors = new List<string>();
         var mode = Mode.Bind(configuration, errors);
         if (Refused(errors, "realtime --help"))
@@ -51,7 +53,7 @@ public static class RealtimeApp
     /// <summary>Serves the model over HTTP until stopped (Ctrl+C or SIGTERM drain the queue, then exit 0).</summary>
     public static async Task<int> ServeAsync(IReadOnlyDictionary<string, string?> commandLine, CancellationToken cancel)
     {
-        var configuration = Configuration(commandLine);
+        var configuration = Configuration(AppSettings, commandLine);
         var errors = new List<string>();
         var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
         classifier.Validate(errors);
@@ -65,13 +67,6 @@ public static class RealtimeApp
         await using var app = ServeApp.Build(configuration, classifier, serve);
         return await RunHostAsync(app, cancel);
     }
-
-    private static IConfiguration Configuration(IReadOnlyDictionary<string, string?> commandLine) =>
-        new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
-            .AddEnvironmentVariables(EnvironmentPrefix)
-            .AddInMemoryCollection(commandLine)
-            .Build();
 
     private static bool Refused(List<string> errors, string help)
     {
@@ -103,6 +98,14 @@ public static class RealtimeApp
         await host.WaitForShutdownAsync(cancel);
         return host.Services.GetRequiredService<RunOutcome>().ExitCode;
     }
+
+    /// <summary>The configuration layers, each overriding the one before: the settings file, DOGSVSCATS_ variables, the command line.</summary>
+    public static IConfigurationRoot Configuration(string appSettings, IReadOnlyDictionary<string, string?> commandLine) =>
+        new ConfigurationBuilder()
+            .AddJsonFile(appSettings, optional: true)
+            .AddEnvironmentVariables(EnvironmentPrefix)
+            .AddInMemoryCollection(commandLine)
+            .Build();
 
     /// <summary>One run's mode and its options, bound and checked: folder labelling or the live loop.</summary>
     public sealed record Mode(ClassifierOptions Classifier, FolderOptions? Folder, LiveOptions? Live)

@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Cli;
 
-return TrainerCli.Build().Parse(args).Invoke();
+return await CommandLineRun.InvokeAsync(TrainerCli.Build(), args);

@@ -18,6 +18,12 @@ public sealed class Classifier : IDisposable
     private readonly ModelRunner runner;
 
     public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger)
+        : this(modelPath, device, threads, logger, CpuInt8.HasDotProduct)
+    {
+    }
+
+    /// <param name="cpuHasInt8DotProduct">Whether this CPU has int8 dot products (<see cref="CpuInt8"/>), given so the int8 warning can be shown where it has them.</param>
+    public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger, bool cpuHasInt8DotProduct)
     {
         ArgumentNullException.ThrowIfNull(logger);
         var selected = "CPU";
@@ -27,7 +33,7 @@ public sealed class Classifier : IDisposable
             Device = selected;
             if (Description.Quantization is not null)
             {
-                WarnInt8(Device, logger);
+                WarnInt8(Device, cpuHasInt8DotProduct, logger);
                 Device = $"{Device}, {Description.Precision}";
             }
 
@@ -154,13 +160,13 @@ public sealed class Classifier : IDisposable
         }
     }
 
-    private static void WarnInt8(string device, ILogger logger)
+    private static void WarnInt8(string device, bool cpuHasInt8DotProduct, ILogger logger)
     {
         if (device == "CUDA")
         {
             logger.LogWarning("This is an int8 model, made for CPUs; on CUDA the float model (model.onnx) is the faster one.");
         }
-        else if (!CpuInt8.HasDotProduct)
+        else if (!cpuHasInt8DotProduct)
         {
             logger.LogWarning("This CPU has no int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or Arm dot product): the int8 model may be slower here than the float model.onnx.");
         }

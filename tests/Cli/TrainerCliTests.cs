@@ -76,17 +76,32 @@ public sealed class TrainerCliTests
     public void Train_UnknownStrategy_RejectedByParser()
     {
         var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--strategy", "bottleneck");
-        Assert.NotEqual(0, code);
-        Assert.Contains("bottleneck", error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("--strategy: Argument 'bottleneck' not recognized", error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Train_UnknownPrecision_RejectedByParserNamingTheChoices()
     {
         var (code, _, error) = Trainer("train", "--data", TestData.DogsVsCatsRoot, "--precision", "fp16");
-        Assert.NotEqual(0, code);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("--precision", error, StringComparison.Ordinal);
         Assert.Contains("fp16", error, StringComparison.Ordinal);
         Assert.Contains("bf16", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--epochs", "train", "--data", "photos", "--epochs", "many")]
+    [InlineData("--bogus", "train", "--data", "photos", "--bogus")]
+    [InlineData("--calibration-method", "export", "--checkpoint", "c.pt", "--calibration-method", "median")]
+    public void ParseError_ExitsTwoWithOneLineNamingTheOption(string option, params string[] args)
+    {
+        var (code, output, error) = Trainer(args);
+
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal([$"See 'trainer {args[0]} --help'."], error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("error: ", StringComparison.Ordinal)));
+        Assert.Contains(option, error, StringComparison.Ordinal);
+        Assert.Empty(output);   // the error, not the whole help text
     }
 
     [NoCudaFact]

@@ -18,33 +18,12 @@ namespace DogsVsCats.Vision.Tests.Export;
 public sealed class Int8ExportTests(SmallRunFixture run) : IDisposable
 {
     private const int Photos = 16;
-    private const int CalibrationPhotos = 48;
-
-    private static readonly Lock Gate = new();
-    private static string? shared;
 
     private readonly string folder = TestData.NewTempDirectory();
 
     private string FloatModel => Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
 
-    /// <summary>Quantized once for the class (calibration runs the float model over the photos).</summary>
-    private string Int8Model
-    {
-        get
-        {
-            lock (Gate)
-            {
-                if (shared is null || !File.Exists(shared))
-                {
-                    var photos = Trainer.Export.CalibrationPhotos.Load(TestData.DogsVsCatsRoot, 224, 224, CalibrationPhotos);
-                    shared = Path.Combine(run.Directory, "model.int8.onnx");
-                    Int8Quantizer.QuantizeFile(FloatModel, photos, shared, overwrite: true, new QuantizationSettings { CalibrationImages = CalibrationPhotos });
-                }
-
-                return shared;
-            }
-        }
-    }
+    private string Int8Model => run.Int8Model;
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
@@ -93,12 +72,12 @@ public sealed class Int8ExportTests(SmallRunFixture run) : IDisposable
         Assert.Equal("float32", original.Precision);
         Assert.StartsWith(Int8Quantizer.Scheme, metadata.Quantization, StringComparison.Ordinal);
         Assert.Equal("int8", metadata.Precision);
-        Assert.Equal(CalibrationPhotos, metadata.CalibrationImages);
+        Assert.Equal(SmallRunFixture.Int8CalibrationPhotos, metadata.CalibrationImages);
         // Every float key is kept as it was; the two quantization keys are added.
         var expected = new Dictionary<string, string>(original.ToProperties())
         {
             [ModelContract.Keys.Quantization] = metadata.Quantization!,
-            [ModelContract.Keys.CalibrationImages] = "48",
+            [ModelContract.Keys.CalibrationImages] = SmallRunFixture.Int8CalibrationPhotos.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal), metadata.ToProperties().OrderBy(p => p.Key, StringComparer.Ordinal));
         Assert.Equal(typeof(byte), session.InputMetadata[ModelContract.InputName].ElementType);

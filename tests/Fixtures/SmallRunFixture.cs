@@ -21,13 +21,19 @@ public sealed class SmallRunFixture
     public const int BatchSize = 8;
     public const int Epochs = 3;
 
+    /// <summary>The training photos <see cref="Int8Model"/> is calibrated on.</summary>
+    public const int Int8CalibrationPhotos = 48;
+
     private static readonly Lazy<SmallRunFixture> Shared = new(() => new SmallRunFixture(TestData.NewTempDirectory()), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    // Quantized on first use only (calibration runs the float model over the photos), once for every view of the run.
+    private readonly Lazy<string> int8Model;
 
     /// <summary>What xunit creates for each collection: a view of the one shared run.</summary>
     public SmallRunFixture()
     {
         var run = Shared.Value;
-        (Directory, Report, RunDirectory, Log) = (run.Directory, run.Report, run.RunDirectory, run.Log);
+        (Directory, Report, RunDirectory, Log, int8Model) = (run.Directory, run.Report, run.RunDirectory, run.Log, run.int8Model);
     }
 
     private SmallRunFixture(string directory)
@@ -42,6 +48,15 @@ public sealed class SmallRunFixture
             CacheDirectory = CacheDirectory,
         };
         (Report, RunDirectory) = TrainingRun.Execute(Request(StrategyRegistry.All, "runs"), settings, new QuietProgress(Log.Add));
+        int8Model = new Lazy<string>(
+            () =>
+            {
+                var photos = CalibrationPhotos.Load(TestData.DogsVsCatsRoot, 224, 224, Int8CalibrationPhotos);
+                var path = Path.Combine(directory, "model.int8.onnx");
+                Int8Quantizer.QuantizeFile(Path.Combine(RunDirectory, TrainingRun.ModelFile), photos, path, overwrite: false, new QuantizationSettings { CalibrationImages = Int8CalibrationPhotos });
+                return path;
+            },
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Directory { get; }
@@ -54,6 +69,9 @@ public sealed class SmallRunFixture
     public string RunDirectory { get; }
 
     public List<string> Log { get; } = [];
+
+    /// <summary>The run's model.onnx quantized to int8 (QDQ) on <see cref="Int8CalibrationPhotos"/> training photos, made once per test process.</summary>
+    public string Int8Model => int8Model.Value;
 
     public StrategyResult Strategy(string name) => Report.Strategies.Single(s => s.Strategy == name);
 

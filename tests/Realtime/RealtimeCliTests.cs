@@ -34,6 +34,23 @@ public sealed class RealtimeCliTests
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--threads", "--threads", "many")]
+    [InlineData("--bogus", "--bogus")]
+    [InlineData("--device 'tpu' is not one of auto, cpu, cuda.", "--device", "tpu")]
+    public void Run_WrongOption_ExitsTwoNamingIt(string named, params string[] args)
+    {
+        using var temp = new TempDirectory();
+        var model = Path.Combine(temp.Path, "model.onnx");
+        File.WriteAllText(model, "");
+
+        var (code, output, error) = RealtimeProcess.Run(["--model", model, "--source", temp.Path, .. args]);
+
+        Assert.Equal(2, code);
+        Assert.Contains(named, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Usage:", output + error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Run_BadValuesFromEnvironment_ListsEveryProblem()
     {

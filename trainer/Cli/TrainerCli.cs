@@ -10,18 +10,54 @@ using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Trainer.Cli;
 
-/// <summary>The command line: <c>trainer train</c> and <c>trainer export</c>.</summary>
+/// <summary>
+/// The command line: <c>trainer train</c> and <c>trainer export</c>. Each command turns what was typed into its request
+/// and hands it to the work it names, so what an option sets can be read before anything runs.
+/// </summary>
 public static class TrainerCli
 {
-    public static RootCommand Build()
+    public static RootCommand Build() => Build(Train, Export);
+
+    public static RootCommand Build(Func<RunRequest, TrainingSettings, int> train, Func<ExportRequest, int> export)
     {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(export);
         var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
-        root.Subcommands.Add(TrainCommand());
-        root.Subcommands.Add(ExportCommand());
+        root.Subcommands.Add(TrainCommand(train));
+        root.Subcommands.Add(ExportCommand(export));
         return root;
     }
 
-    private static Command ExportCommand()
+    private static int Train(RunRequest request, TrainingSettings settings)
+    {
+        TorchSharp.torch.set_num_threads(request.TorchThreads > 0 ? request.TorchThreads : Environment.ProcessorCount);
+        var engine = FrozenPart.Resolve(settings.FrozenEngine, settings.Device);
+        Console.WriteLine($"Frozen layers run on {(engine == FrozenEngine.OnnxRuntime ? "ONNX Runtime (CPU)" : $"TorchSharp ({settings.Device.type})")}; the layers that train on TorchSharp (--frozen-engine {settings.FrozenEngine.ToString().ToLowerInvariant()}), finetune's steps in {TrainingPrecisions.Name(TrainingPrecisions.Resolve(settings.Precision, settings.Device, TrainingPrecisions.CpuHasBFloat16))} (--precision {TrainingPrecisions.Name(settings.Precision)}).");
+        ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
+        return ExitCodes.Ok;
+    }
+
+    private static int Export(ExportRequest request)
+    {
+        if (request.WriteInt8Model && request.Calibration is null)
+        {
+            throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
+        }
+
+        var metadata = ModelExporter.ExportCheckpoint(request.Checkpoint, request.Output, request.Force, request.Tta);
+        Console.WriteLine($"Exported {Path.GetFullPath(request.Output)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8, tta {metadata.Tta}, temperature {metadata.Temperature.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}.");
+        if (request.WriteInt8Model)
+        {
+            var photos = CalibrationPhotos.Load(request.Calibration!, metadata.InputWidth, metadata.InputHeight, request.Quantization.CalibrationImages);
+            var int8Path = Int8Quantizer.Int8Path(request.Output);
+            var quantized = Int8Quantizer.QuantizeFile(request.Output, photos, int8Path, request.Force, request.Quantization);
+            Console.WriteLine($"Exported {int8Path}: {quantized.Quantization}; calibrated on {quantized.CalibrationImages} photos.");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static Command ExportCommand(Func<ExportRequest, int> export)
     {
         var checkpoint = new Option<string>("--checkpoint", "-c")
         {
@@ -45,25 +81,16 @@ public static class TrainerCli
         {
             try
             {
-                var path = parsed.GetValue(output)!;
-                var int8 = parsed.GetValue(quantize) is not null;
-                if (int8 && parsed.GetValue(calibration) is null)
+                return export(new ExportRequest
                 {
-                    throw new ExportException("--quantize int8 needs --calibration <folder of training photos>.");
-                }
-
-                var tta = parsed.GetValue(exportTta) is { } text ? TestTimeAugmentations.Parse(text) : (TestTimeAugmentation?)null;
-                var metadata = ModelExporter.ExportCheckpoint(parsed.GetValue(checkpoint)!, path, parsed.GetValue(force), tta);
-                Console.WriteLine($"Exported {Path.GetFullPath(path)}: {metadata.Backbone}, {metadata.Strategy}, labels {string.Join(", ", metadata.Labels)}, input {metadata.InputWidth}x{metadata.InputHeight} BGR uint8, tta {metadata.Tta}, temperature {metadata.Temperature.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}.");
-                if (int8)
-                {
-                    var settings = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) };
-                    var photos = CalibrationPhotos.Load(parsed.GetValue(calibration)!, metadata.InputWidth, metadata.InputHeight, settings.CalibrationImages);
-                    var quantized = Int8Quantizer.QuantizeFile(path, photos, Int8Quantizer.Int8Path(path), parsed.GetValue(force), settings);
-                    Console.WriteLine($"Exported {Int8Quantizer.Int8Path(path)}: {quantized.Quantization}; calibrated on {quantized.CalibrationImages} photos.");
-                }
-
-                return ExitCodes.Ok;
+                    Checkpoint = parsed.GetValue(checkpoint)!,
+                    Output = parsed.GetValue(output)!,
+                    Force = parsed.GetValue(force),
+                    Tta = parsed.GetValue(exportTta) is { } text ? TestTimeAugmentations.Parse(text) : null,
+                    WriteInt8Model = parsed.GetValue(quantize) is not null,
+                    Calibration = parsed.GetValue(calibration),
+                    Quantization = new QuantizationSettings { CalibrationImages = parsed.GetValue(calibrationImages), Method = parsed.GetValue(calibrationMethod) },
+                });
             }
             catch (ExportException e)
             {
@@ -74,7 +101,7 @@ public static class TrainerCli
         return command;
     }
 
-    private static Command TrainCommand()
+    private static Command TrainCommand(Func<RunRequest, TrainingSettings, int> train)
     {
         var defaults = new TrainingSettings();
         var data = new Option<string>("--data", "-d")
@@ -153,8 +180,6 @@ public static class TrainerCli
         {
             try
             {
-                var threadCount = parsed.GetValue(threads);
-                TorchSharp.torch.set_num_threads(threadCount > 0 ? threadCount : Environment.ProcessorCount);
                 var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--head-lr", parsed.GetValue(headLr) ?? 1), ("--patience", parsed.GetValue(patience)) };
                 foreach (var (name, value) in positive.Where(p => p.Value <= 0))
                 {
@@ -195,8 +220,6 @@ public static class TrainerCli
                     FrozenEngine = Enum.Parse<FrozenEngine>(parsed.GetValue(frozenEngine)!, ignoreCase: true),
                     Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
                 };
-                var engine = FrozenPart.Resolve(settings.FrozenEngine, settings.Device);
-                Console.WriteLine($"Frozen layers run on {(engine == FrozenEngine.OnnxRuntime ? "ONNX Runtime (CPU)" : $"TorchSharp ({settings.Device.type})")}; the layers that train on TorchSharp (--frozen-engine {parsed.GetValue(frozenEngine)}), finetune's steps in {TrainingPrecisions.Name(TrainingPrecisions.Resolve(settings.Precision, settings.Device, TrainingPrecisions.CpuHasBFloat16))} (--precision {parsed.GetValue(precision)}).");
                 var request = new RunRequest
                 {
                     DataRoot = parsed.GetValue(data)!,
@@ -205,14 +228,14 @@ public static class TrainerCli
                     ValidationFraction = parsed.GetValue(valSplit),
                     LimitPerClass = parsed.GetValue(limit),
                     OutputRoot = parsed.GetValue(output)!,
+                    TorchThreads = parsed.GetValue(threads),
                     DecodeThreads = parsed.GetValue(decodeThreads),
                     WriteInt8Model = parsed.GetValue(int8),
                     Tta = TestTimeAugmentations.Parse(parsed.GetValue(tta)!),
                     Export = ExportChoice.Parse(parsed.GetValue(export)!),
                     ReportPhotos = Enum.Parse<ReportPhotos>(parsed.GetValue(reportPhotos)!, ignoreCase: true),
                 };
-                ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
-                return ExitCodes.Ok;
+                return train(request, settings);
             }
             catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException or BackboneWeightsException)
             {

@@ -32,6 +32,9 @@ public sealed record RunRequest
 
     public string OutputRoot { get; init; } = "runs";
 
+    /// <summary>CPU threads for TorchSharp (0 = all cores).</summary>
+    public int TorchThreads { get; init; }
+
     public int DecodeThreads { get; init; } = -1;
 
     /// <summary>Also write model.int8.onnx, calibrated on training photos.</summary>
