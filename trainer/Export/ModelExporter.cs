@@ -96,10 +96,10 @@ public static class ModelExporter
         }
 
         var (probabilities, cams) = (new List<string>(), new List<string>());
-        foreach (var stemGroup in Group(members, (a, b) => SharedLayers.SameStem(a.Backbone, b.Backbone)))
+        foreach (var stemGroup in SharedLayers.Group(members, m => m.Backbone, SharedLayers.SameStem))
         {
             var stem = stemGroup[0].Backbone.ExportStem(graph, pixels);
-            foreach (var stageGroup in Group(stemGroup, (a, b) => SharedLayers.SameLastStage(a.Backbone, b.Backbone)))
+            foreach (var stageGroup in SharedLayers.Group(stemGroup, m => m.Backbone, SharedLayers.SameLastStage))
             {
                 var features = graph.Module(stageGroup[0].Backbone.LastStage, stem);   // [B, D, h, w]
                 foreach (var member in stageGroup)
@@ -157,26 +157,6 @@ public static class ModelExporter
         {
             throw new ExportException($"Cannot write '{path}': {e.Message}", e);
         }
-    }
-
-    /// <summary>Members in groups of those <paramref name="same"/> says match the group's first, in member order.</summary>
-    private static List<List<TransferModel>> Group(IEnumerable<TransferModel> members, Func<TransferModel, TransferModel, bool> same)
-    {
-        var groups = new List<List<TransferModel>>();
-        foreach (var member in members)
-        {
-            var group = groups.FirstOrDefault(g => same(g[0], member));
-            if (group is null)
-            {
-                groups.Add([member]);
-            }
-            else
-            {
-                group.Add(member);
-            }
-        }
-
-        return groups;
     }
 
     /// <summary>The mean of same-shaped values (the value itself when there is one).</summary>
