@@ -10,7 +10,7 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 /// <param name="Cam">The class activation map [h, w] of the predicted class.</param>
 public sealed record ScoredPhoto(string Path, int Truth, float[] Probabilities, float[] Cam)
 {
-    public int Predicted => Calibration.TopIndex(Probabilities);
+    public int Predicted => ClassProbabilities.TopIndex(Probabilities);
 
     public bool Correct => Predicted == Truth;
 
@@ -97,7 +97,7 @@ public sealed class ModelScorer : IDisposable
                 }
 
                 var p = runner.Probabilities(i);
-                var cam = runner.Cam(i, Calibration.TopIndex(p)).ToArray();
+                var cam = runner.Cam(i, ClassProbabilities.TopIndex(p)).ToArray();
                 scored.Add(new ScoredPhoto(paths[start + i], labels[start + i], p, cam));
             }
         }
