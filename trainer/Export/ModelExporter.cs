@@ -63,12 +63,7 @@ public static class ModelExporter
 
         // A description read from a checkpoint's .json may name any text: checked before anything is written.
         var flip = TestTimeAugmentations.Parse(metadata.Tta) == TestTimeAugmentation.Flip;
-        var full = Path.GetFullPath(output);
-        if (File.Exists(full) && !overwrite)
-        {
-            throw new ExportException($"'{full}' exists; it is left as it is. Choose another --out, or pass --force to replace it.");
-        }
-
+        var full = Destination(output, overwrite);
         var directory = Path.GetDirectoryName(full)!;
         try
         {
@@ -140,6 +135,21 @@ public static class ModelExporter
         }
 
         Write(proto, full, overwrite);
+    }
+
+    /// <summary>
+    /// The full path of <paramref name="output"/>, checked before any work is spent on the file: an existing one is
+    /// refused unless <paramref name="overwrite"/> (<c>--force</c>).
+    /// </summary>
+    public static string Destination(string output, bool overwrite)
+    {
+        var full = Path.GetFullPath(output);
+        if (File.Exists(full) && !overwrite)
+        {
+            throw new ExportException($"'{full}' exists; it is left as it is. Choose another --out, or pass --force to replace it.");
+        }
+
+        return full;
     }
 
     /// <summary>Writes <paramref name="model"/> through a temporary file and a rename, so no half file is ever left.</summary>
