@@ -24,9 +24,8 @@ public sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<
 /// Runs a model file (the one that ships) on photo files with the realtime app's <see cref="ModelRunner"/>: each file is
 /// decoded with <see cref="ImageFile"/>, cut and resized with <see cref="ImagePreprocessing"/> straight into the runner's
 /// pinned input slots, and one session runs it. What a report says of the model is then what users of the file get.
-/// Photos are decoded on a fixed set of threads (<see cref="WorkerThreads"/>), as the prefetch decoder does, for its
-/// reason: the thread pool's changing threads each keep a glibc heap of freed photo buffers, and over a long pass (every
-/// training photo) the working set crept. At most one batch is decoded at a time, into that batch's input slots.
+/// Photos are decoded on <see cref="WorkerThreads"/> (fixed threads; it says why), at most one batch at a time, into
+/// that batch's input slots.
 /// </summary>
 public sealed class ModelScorer : IDisposable
 {
