@@ -142,7 +142,7 @@ public static class BackboneBenchmark
             figures["decode"] = set.Count / clock.Elapsed.TotalSeconds;
         }
 
-        Strategy.Freeze(model.Backbone, trainable: null);
+        Strategy.Freeze(model.Backbone, trainable: []);
         model.eval();
         using (var pooled = FrozenPart.Create(model.Backbone, FrozenScope.PooledBackbone, request.FrozenEngine, CPU, cores))
         {
@@ -200,7 +200,7 @@ public static class BackboneBenchmark
     /// <summary>The finetune step: the frozen stem, then the last stage (in <paramref name="precision"/>) and head forward and backward, SGD.</summary>
     private static double FinetuneStep(TransferModel model, FrozenPart stem, Tensor input, BackboneBenchmarkRequest request, TrainingPrecision precision)
     {
-        Strategy.Freeze(model.Backbone, model.Backbone.LastStage);
+        Strategy.Freeze(model.Backbone, [model.Backbone.LastStage]);
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
         using var bf16 = precision == TrainingPrecision.Bf16 ? new BFloat16Blocks(model.Backbone, model.Backbone.Blocks.Count - 1) : null;
         using var optimizer = optim.SGD(parameters, 1e-4, momentum: 0.9, nesterov: true);

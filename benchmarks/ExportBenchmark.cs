@@ -130,23 +130,12 @@ public static class ExportBenchmark
             {
                 var row = probabilities.AsSpan(i * classes, classes);
                 var truth = photos.Labels[first + i];
-                right += row.IndexOf(MaxOf(row)) == truth ? 1 : 0;
+                right += ClassProbabilities.TopIndex(row) == truth ? 1 : 0;
                 loss -= Math.Log(Math.Max(row[truth], 1e-7));
             }
         }
 
         return ((double)right / photos.Count, loss / photos.Count);
-    }
-
-    private static float MaxOf(ReadOnlySpan<float> values)
-    {
-        var max = float.MinValue;
-        foreach (var v in values)
-        {
-            max = Math.Max(max, v);
-        }
-
-        return max;
     }
 
     private static double Measure(InferenceSession session, IReadOnlyCollection<NamedOnnxValue> inputs, int batch, double seconds)

@@ -4,11 +4,10 @@ using System.Runtime.ExceptionServices;
 namespace DogsVsCats.Vision.Shared;
 
 /// <summary>
-/// A fixed set of threads that run queued work until disposed. glibc's malloc gives each thread that allocates a heap of
-/// its own (an arena) and keeps freed blocks there for reuse; the .NET thread pool's changing threads made the working set
-/// of a long decoding run creep (folder labelling with Parallel.For, measured with bench label: ~50 MiB more over two
-/// passes of the same 3,000 photos, still rising in the second), so photo decoding runs always on the same threads, one
-/// arena each, filled once.
+/// A fixed set of threads that run queued work until disposed: every decoding pass of both programs runs here, not on
+/// the .NET thread pool, because glibc's malloc keeps freed blocks in an arena per allocating thread and the pool's
+/// changing threads made a long pass's working set creep (measured with bench label: docs/benchmarks.md, "Decoding on
+/// fixed threads"). Fixed threads fill one arena each, once.
 /// </summary>
 public sealed class WorkerThreads : IDisposable
 {

@@ -1,3 +1,5 @@
+using DogsVsCats.Vision.Shared;
+
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>Milliseconds spent in each stage of one classifier call (the whole batch), as Ultralytics reports them.</summary>
@@ -18,22 +20,7 @@ public sealed record Prediction(
     /// <summary>Label used when the top probability is below the minimum confidence.</summary>
     public const string Uncertain = "uncertain";
 
-    public int TopIndex
-    {
-        get
-        {
-            var best = 0;
-            for (var i = 1; i < Probabilities.Length; i++)
-            {
-                if (Probabilities[i] > Probabilities[best])
-                {
-                    best = i;
-                }
-            }
-
-            return best;
-        }
-    }
+    public int TopIndex => ClassProbabilities.TopIndex(Probabilities);
 
     public float Confidence => Probabilities[TopIndex];
 

@@ -1,5 +1,6 @@
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Export;
+using DogsVsCats.Vision.Trainer.Run;
 
 namespace DogsVsCats.Vision.Tests.Export;
 
@@ -26,6 +27,20 @@ public sealed class ExportErrorTests(SmallRunFixture run) : IDisposable
         ModelExporter.ExportCheckpoint(Checkpoint, target, overwrite: true);
         Assert.True(new FileInfo(target).Length > 40_000_000);
         Assert.Equal([target], Directory.GetFiles(folder));   // no temporary file left beside it
+    }
+
+    [Fact]
+    public void Quantize_ExistingFile_RefusedLikeAnExport()
+    {
+        var target = Path.Combine(folder, "model.int8.onnx");
+        File.WriteAllText(target, "a file the user keeps");
+        var photos = new[] { new byte[224 * 224 * 3] };
+
+        var error = Assert.Throws<ExportException>(() => Int8Quantizer.QuantizeFile(Path.Combine(run.RunDirectory, TrainingRun.ModelFile), photos, target, overwrite: false, new QuantizationSettings()));
+
+        Assert.Contains("--force", error.Message, StringComparison.Ordinal);
+        Assert.Equal("a file the user keeps", File.ReadAllText(target));
+        Assert.Equal([target], Directory.GetFiles(folder));
     }
 
     [Fact]

@@ -24,8 +24,7 @@ public sealed class DecodedBatch(int[] indices, byte[] pixels, int attempted)
 /// <summary>
 /// Decodes a pass over a set's photos ahead of its consumer on a fixed set of threads, at most
 /// <see cref="Prefetch"/> batches at a time, so memory depends on the batch size and not on the number of photos.
-/// Fixed threads rather than the thread pool for the reason the realtime app's folder decoder gives: glibc keeps freed
-/// photo buffers in a heap per allocating thread, and the pool's changing threads made the working set creep.
+/// The threads are <see cref="WorkerThreads"/>, which says why they are fixed.
 /// A photo that cannot be read when its turn comes (deleted, cut short since the check) is recorded in the set's
 /// <see cref="ImageSet.Skipped"/> and left out of its batch.
 /// </summary>

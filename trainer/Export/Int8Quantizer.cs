@@ -60,11 +60,7 @@ public static class Int8Quantizer
     {
         ArgumentNullException.ThrowIfNull(photos);
         ArgumentNullException.ThrowIfNull(settings);
-        var full = Path.GetFullPath(output);
-        if (File.Exists(full) && !overwrite)
-        {
-            throw new ExportException($"'{full}' exists; it is left as it is. Choose another --out, or pass --force to replace it.");
-        }
+        var full = ModelExporter.Destination(output, overwrite);
 
         if (photos.Count == 0)
         {

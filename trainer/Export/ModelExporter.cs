@@ -63,12 +63,7 @@ public static class ModelExporter
 
         // A description read from a checkpoint's .json may name any text: checked before anything is written.
         var flip = TestTimeAugmentations.Parse(metadata.Tta) == TestTimeAugmentation.Flip;
-        var full = Path.GetFullPath(output);
-        if (File.Exists(full) && !overwrite)
-        {
-            throw new ExportException($"'{full}' exists; it is left as it is. Choose another --out, or pass --force to replace it.");
-        }
-
+        var full = Destination(output, overwrite);
         var directory = Path.GetDirectoryName(full)!;
         try
         {
@@ -96,10 +91,10 @@ public static class ModelExporter
         }
 
         var (probabilities, cams) = (new List<string>(), new List<string>());
-        foreach (var stemGroup in Group(members, (a, b) => SharedLayers.SameStem(a.Backbone, b.Backbone)))
+        foreach (var stemGroup in SharedLayers.Group(members, m => m.Backbone, SharedLayers.SameStem))
         {
             var stem = stemGroup[0].Backbone.ExportStem(graph, pixels);
-            foreach (var stageGroup in Group(stemGroup, (a, b) => SharedLayers.SameLastStage(a.Backbone, b.Backbone)))
+            foreach (var stageGroup in SharedLayers.Group(stemGroup, m => m.Backbone, SharedLayers.SameLastStage))
             {
                 var features = graph.Module(stageGroup[0].Backbone.LastStage, stem);   // [B, D, h, w]
                 foreach (var member in stageGroup)
@@ -142,6 +137,21 @@ public static class ModelExporter
         Write(proto, full, overwrite);
     }
 
+    /// <summary>
+    /// The full path of <paramref name="output"/>, checked before any work is spent on the file: an existing one is
+    /// refused unless <paramref name="overwrite"/> (<c>--force</c>).
+    /// </summary>
+    public static string Destination(string output, bool overwrite)
+    {
+        var full = Path.GetFullPath(output);
+        if (File.Exists(full) && !overwrite)
+        {
+            throw new ExportException($"'{full}' exists; it is left as it is. Choose another --out, or pass --force to replace it.");
+        }
+
+        return full;
+    }
+
     /// <summary>Writes <paramref name="model"/> through a temporary file and a rename, so no half file is ever left.</summary>
     public static void Write(ModelProto model, string path, bool overwrite)
     {
@@ -157,26 +167,6 @@ public static class ModelExporter
         {
             throw new ExportException($"Cannot write '{path}': {e.Message}", e);
         }
-    }
-
-    /// <summary>Members in groups of those <paramref name="same"/> says match the group's first, in member order.</summary>
-    private static List<List<TransferModel>> Group(IEnumerable<TransferModel> members, Func<TransferModel, TransferModel, bool> same)
-    {
-        var groups = new List<List<TransferModel>>();
-        foreach (var member in members)
-        {
-            var group = groups.FirstOrDefault(g => same(g[0], member));
-            if (group is null)
-            {
-                groups.Add([member]);
-            }
-            else
-            {
-                group.Add(member);
-            }
-        }
-
-        return groups;
     }
 
     /// <summary>The mean of same-shaped values (the value itself when there is one).</summary>

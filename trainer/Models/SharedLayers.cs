@@ -28,6 +28,32 @@ public static class SharedLayers
     /// <summary>The whole backbone is the same (stem and last stage).</summary>
     public static bool SameBackbone(Backbone a, Backbone b) => SameStem(a, b) && SameLastStage(a, b);
 
+    /// <summary>
+    /// <paramref name="items"/> in groups whose backbones <paramref name="same"/> finds alike, each item with the first
+    /// group whose first item matches it, in input order: the models that can share one pass through those layers.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<T>> Group<T>(IEnumerable<T> items, Func<T, Backbone> backbone, Func<Backbone, Backbone, bool> same)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(same);
+        var groups = new List<List<T>>();
+        foreach (var item in items)
+        {
+            var group = groups.FirstOrDefault(g => same(backbone(g[0]), backbone(item)));
+            if (group is null)
+            {
+                groups.Add([item]);
+            }
+            else
+            {
+                group.Add(item);
+            }
+        }
+
+        return groups;
+    }
+
     private static Dictionary<string, Tensor> Stem(Backbone backbone)
     {
         // The last stage's entries are those under the name it is registered with.

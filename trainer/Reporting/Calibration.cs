@@ -1,3 +1,5 @@
+using DogsVsCats.Vision.Shared;
+
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>Photos whose top probability fell in [<see cref="Lower"/>, <see cref="Upper"/>): how sure the model was and how often it was right.</summary>
@@ -49,7 +51,7 @@ public static class Calibration
         for (var i = 0; i < n; i++)
         {
             var p = probabilities[i];
-            var top = TopIndex(p);
+            var top = ClassProbabilities.TopIndex(p);
             var confidence = (double)p[top];
             var right = top == truth[i];
             loss += Loss(p, truth[i]);
@@ -86,19 +88,6 @@ public static class Calibration
     {
         ArgumentNullException.ThrowIfNull(probabilities);
         return -Math.Log(Math.Max(probabilities[truth], Floor));
-    }
-
-    /// <summary>The most probable class (the first on a tie, as the realtime app picks it).</summary>
-    public static int TopIndex(float[] probabilities)
-    {
-        ArgumentNullException.ThrowIfNull(probabilities);
-        var best = 0;
-        for (var i = 1; i < probabilities.Length; i++)
-        {
-            best = probabilities[i] > probabilities[best] ? i : best;
-        }
-
-        return best;
     }
 
     /// <summary>

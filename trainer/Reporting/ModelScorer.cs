@@ -10,7 +10,7 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 /// <param name="Cam">The class activation map [h, w] of the predicted class.</param>
 public sealed record ScoredPhoto(string Path, int Truth, float[] Probabilities, float[] Cam)
 {
-    public int Predicted => Calibration.TopIndex(Probabilities);
+    public int Predicted => ClassProbabilities.TopIndex(Probabilities);
 
     public bool Correct => Predicted == Truth;
 
@@ -24,9 +24,8 @@ public sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<
 /// Runs a model file (the one that ships) on photo files with the realtime app's <see cref="ModelRunner"/>: each file is
 /// decoded with <see cref="ImageFile"/>, cut and resized with <see cref="ImagePreprocessing"/> straight into the runner's
 /// pinned input slots, and one session runs it. What a report says of the model is then what users of the file get.
-/// Photos are decoded on a fixed set of threads (<see cref="WorkerThreads"/>), as the prefetch decoder does, for its
-/// reason: the thread pool's changing threads each keep a glibc heap of freed photo buffers, and over a long pass (every
-/// training photo) the working set crept. At most one batch is decoded at a time, into that batch's input slots.
+/// Photos are decoded on <see cref="WorkerThreads"/> (fixed threads; it says why), at most one batch at a time, into
+/// that batch's input slots.
 /// </summary>
 public sealed class ModelScorer : IDisposable
 {
@@ -97,7 +96,7 @@ public sealed class ModelScorer : IDisposable
                 }
 
                 var p = runner.Probabilities(i);
-                var cam = runner.Cam(i, Calibration.TopIndex(p)).ToArray();
+                var cam = runner.Cam(i, ClassProbabilities.TopIndex(p)).ToArray();
                 scored.Add(new ScoredPhoto(paths[start + i], labels[start + i], p, cam));
             }
         }

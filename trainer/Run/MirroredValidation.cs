@@ -20,21 +20,7 @@ public static class MirroredValidation
         ArgumentNullException.ThrowIfNull(outcomes);
         ArgumentNullException.ThrowIfNull(context);
         var result = new Dictionary<string, ValidationPredictions>();
-        var groups = new List<List<(string Name, StrategyOutcome Outcome)>>();
-        foreach (var entry in outcomes)
-        {
-            var group = groups.FirstOrDefault(g => SharedLayers.SameBackbone(g[0].Outcome.Model.Backbone, entry.Outcome.Model.Backbone));
-            if (group is null)
-            {
-                groups.Add([entry]);
-            }
-            else
-            {
-                group.Add(entry);
-            }
-        }
-
-        foreach (var group in groups)
+        foreach (var group in SharedLayers.Group(outcomes, o => o.Outcome.Model.Backbone, SharedLayers.SameBackbone))
         {
             var clock = Stopwatch.StartNew();
             var backbone = group[0].Outcome.Model.Backbone;

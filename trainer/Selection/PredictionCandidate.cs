@@ -1,3 +1,4 @@
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Export;
 using DogsVsCats.Vision.Trainer.Results;
 
@@ -84,13 +85,7 @@ public sealed record PredictionCandidate
         var correct = new double[Count];
         for (var i = 0; i < Count; i++)
         {
-            var best = 0;
-            for (var k = 1; k < Classes; k++)
-            {
-                best = p[(i * Classes) + k] > p[(i * Classes) + best] ? k : best;
-            }
-
-            correct[i] = best == Truth[i] ? 1 : 0;
+            correct[i] = ClassProbabilities.TopIndex(p.AsSpan(i * Classes, Classes)) == Truth[i] ? 1 : 0;
         }
 
         return correct;

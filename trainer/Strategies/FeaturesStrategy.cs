@@ -31,7 +31,7 @@ public sealed class FeaturesStrategy : Strategy
         try
         {
             var (backbone, head) = (model.Backbone, model.Head);
-            Freeze(backbone, trainable: null);
+            Freeze(backbone, trainable: []);
             var notes = new List<string>();
             // One frozen backbone (an ONNX Runtime session) for both splits, built only when a split misses the cache.
             backbone.eval();

@@ -121,16 +121,7 @@ public sealed class FinetuneStrategy : Strategy
     public static IReadOnlyList<nn.Module<Tensor, Tensor>> Unfreeze(Backbone backbone, IReadOnlyList<string> blocks)
     {
         var trainable = blocks.Select(b => backbone.Blocks[backbone.BlockIndex(b)]).ToList();
-        foreach (var p in backbone.parameters())
-        {
-            p.requires_grad = false;
-        }
-
-        foreach (var p in trainable.SelectMany(b => b.parameters()))
-        {
-            p.requires_grad = true;
-        }
-
+        Freeze(backbone, trainable);
         return trainable;
     }
 }

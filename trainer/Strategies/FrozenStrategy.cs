@@ -19,7 +19,7 @@ public sealed class FrozenStrategy : Strategy
         try
         {
             var (backbone, head) = (model.Backbone, model.Head);
-            Freeze(backbone, trainable: null);
+            Freeze(backbone, trainable: []);
             backbone.eval();
             // Every image still passes the whole backbone each epoch (augmented), but the frozen backbone runs on the
             // fastest engine and hands the head its pooled features: the same logits as model.call.

@@ -20,15 +20,17 @@ public abstract class Strategy
     /// <summary>Trains in <c>&lt;run&gt;/&lt;Name&gt;/</c>; <paramref name="dependencies"/> holds one outcome per name in <see cref="DependsOn"/>.</summary>
     public abstract StrategyOutcome Run(StrategyContext context, IReadOnlyDictionary<string, StrategyOutcome> dependencies);
 
-    /// <summary>Sets requires_grad: false for the whole backbone except <paramref name="trainable"/>.</summary>
-    public static void Freeze(Backbone backbone, nn.Module? trainable)
+    /// <summary>Sets requires_grad: false for the whole backbone except the modules in <paramref name="trainable"/>.</summary>
+    public static void Freeze(Backbone backbone, IEnumerable<nn.Module> trainable)
     {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(trainable);
         foreach (var p in backbone.parameters())
         {
             p.requires_grad = false;
         }
 
-        foreach (var p in trainable?.parameters() ?? [])
+        foreach (var p in trainable.SelectMany(m => m.parameters()))
         {
             p.requires_grad = true;
         }
