@@ -108,7 +108,7 @@ public static class BenchCli
         root.Subcommands.Add(backbones);
 
         var scalePhotos = new Option<string>("--photos") { Description = "Folder of real photos with cat/ and dog/ (e.g. ../shared/data/dogs-vs-cats), repeated by links up to each count.", Required = true };
-        var counts = new Option<int[]>("--counts") { Description = "Dataset sizes to train on, e.g. 3000,24000.", DefaultValueFactory = _ => [3000, 24000], AllowMultipleArgumentsPerToken = true, CustomParser = ParseCounts };
+        var counts = new Option<int[]>("--counts") { Description = "Dataset sizes to train on, e.g. 3000,24000.", DefaultValueFactory = _ => [3000, 24000], AllowMultipleArgumentsPerToken = true, CustomParser = r => WholeNumbers(r, "3000,24000") };
         var scaleDecodeThreads = new Option<int>("--decode-threads") { Description = "Threads that decode photos, for the trainer and the decode figure (0 = all cores).", DefaultValueFactory = _ => 0 };
         var scale = new Command("scale", "Per dataset size: the trainer's peak working set and time per photo for features (extraction + head) and one frozen epoch, each a trainer process of its own; decode images/s beside.")
         {
@@ -126,18 +126,21 @@ public static class BenchCli
             return ScaleBenchmark.Run(folder, parsed.GetValue(counts)!, parsed.GetValue(scaleDecodeThreads));
         });
         root.Subcommands.Add(scale);
+        root.Subcommands.Add(new ServeCommand().Command);
         return root;
     }
 
-    private static int[] ParseCounts(System.CommandLine.Parsing.ArgumentResult result)
+    /// <summary>A list option's values, given as "1,4,16" or as separate tokens; an error names the option and an example.</summary>
+    internal static int[] WholeNumbers(System.CommandLine.Parsing.ArgumentResult result, string example)
     {
         var values = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
-        var counts = values.Select(v => int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
-        if (counts.Any(c => c < 0))
+        var numbers = values.Select(v => int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
+        if (numbers.Any(c => c < 0))
         {
-            result.AddError($"--counts takes whole numbers, e.g. 3000,24000; got '{string.Join(",", values)}'.");
+            var name = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "the option";
+            result.AddError($"{name} takes whole numbers, e.g. {example}; got '{string.Join(",", values)}'.");
         }
 
-        return counts;
+        return numbers;
     }
 }

@@ -30,7 +30,7 @@ public static class LabelBenchmark
             var csv = Path.Combine(work.FullName, "labels.csv");
             using var sampler = new MemorySampler(csv, photos.Count);
             var clock = Stopwatch.StartNew();
-            var code = await Realtime(modelPath, threads, sampler, "--source", twice, "--batch", batch.ToString(CultureInfo.InvariantCulture), "--csv", csv);
+            var (code, _) = await Realtime(modelPath, threads, sampler, "--source", twice, "--batch", batch.ToString(CultureInfo.InvariantCulture), "--csv", csv);
             var elapsed = clock.Elapsed.TotalSeconds;
             var rows = File.Exists(csv) ? File.ReadLines(csv).Count() - 1 : 0;
             Console.WriteLine($"folder labelling (realtime --source <{photos.Count} photos of {folder}, twice{(linked ? "" : ", copied")}> --batch {batch}), exit {code}: {rows} files in {elapsed:F1} s = {rows / elapsed:F1} files/s, {rows / elapsed / raw:F2} x the raw model (includes process start, model load, decode, resize, CSV)");
@@ -42,7 +42,7 @@ public static class LabelBenchmark
             if (video is not null)
             {
                 var jsonl = Path.Combine(work.FullName, "frames.jsonl");
-                code = await Realtime(modelPath, threads, null, "--source", video, "--realtime-pacing", "--no-window", "--jsonl", jsonl, "--duration", seconds.ToString(CultureInfo.InvariantCulture));
+                (code, _) = await Realtime(modelPath, threads, null, "--source", video, "--realtime-pacing", "--no-window", "--jsonl", jsonl, "--duration", seconds.ToString(CultureInfo.InvariantCulture));
                 var frames = File.ReadLines(jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
                 var latencies = frames.Select(f => f.GetProperty("latency_ms").GetDouble()).Order().ToArray();
                 var inference = frames.Select(f => f.GetProperty("timings_ms").GetProperty("inference").GetDouble()).Order().ToArray();
@@ -55,8 +55,8 @@ public static class LabelBenchmark
         }
     }
 
-    /// <summary>Runs the realtime app as a child process (its output is discarded), sampling its memory when asked.</summary>
-    private static async Task<int> Realtime(string modelPath, int threads, MemorySampler? sampler, params string[] args)
+    /// <summary>Runs the realtime app as a child process, sampling its memory when asked; its exit code and standard output.</summary>
+    internal static async Task<(int ExitCode, string Output)> Realtime(string modelPath, int threads, MemorySampler? sampler, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "realtime.dll"), "--model", modelPath, "--threads", threads.ToString(CultureInfo.InvariantCulture) }.Concat(args))
@@ -76,7 +76,7 @@ public static class LabelBenchmark
             Console.Error.WriteLine(error.Result);
         }
 
-        return process.ExitCode;
+        return (process.ExitCode, output.Result);
     }
 
     private static double RawRate(string modelPath, int batch, double seconds, int threads)
@@ -145,7 +145,7 @@ public static class LabelBenchmark
     /// Samples the app's working set every 100 ms against the rows in labels.csv (counted as they are appended), keeping
     /// the first sample at or past each checkpoint: the first row, then fractions of each pass.
     /// </summary>
-    private sealed class MemorySampler : IDisposable
+    internal sealed class MemorySampler : IDisposable
     {
         public static readonly double[] Fractions = [0.1, 0.5, 0.95];
 

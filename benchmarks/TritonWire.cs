@@ -4,21 +4,40 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace DogsVsCats.Vision.Tests.Serving;
+namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>
 /// NVIDIA tritonclient.http's wire format, written as its Python source does (tritonclient/http/_utils.py
 /// _get_inference_request and _infer_result.py InferResult): a JSON header made by json.dumps, each binary input's
 /// bytes after it, its length in Inference-Header-Content-Length; with no outputs named, the request parameter
 /// binary_data_output is true. Responses are split the same way, each binary output found by its binary_data_size.
+/// The protocol tests and bench serve's load generator both speak it from here.
 /// </summary>
 public static class TritonWire
 {
     public const string HeaderLength = "Inference-Header-Content-Length";
 
     /// <summary>A request as InferInput.set_data_from_numpy(array) (binary_data=True, the default) builds it.</summary>
-    public static HttpContent Binary(string datatype, int[] shape, byte[] raw, string? id = null, IEnumerable<(string Name, bool Binary, int ClassCount)>? outputs = null)
+    public static HttpContent Binary(string datatype, int[] shape, byte[] raw, string? id = null, IEnumerable<(string Name, bool Binary, int ClassCount)>? outputs = null) =>
+        Content(BinaryBody(datatype, shape, raw, id, outputs));
+
+    /// <summary>
+    /// A fresh content over a body made once: a load generator sends the same bytes many times, each send with a
+    /// content of its own (one content is not for requests in flight together).
+    /// </summary>
+    public static HttpContent Content(WireBody body)
     {
+        ArgumentNullException.ThrowIfNull(body);
+        var content = new ByteArrayContent(body.Bytes);
+        content.Headers.Add(HeaderLength, body.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return content;
+    }
+
+    /// <summary>The body of <see cref="Binary"/>: the JSON header and the input's bytes, with the header's length.</summary>
+    public static WireBody BinaryBody(string datatype, int[] shape, byte[] raw, string? id = null, IEnumerable<(string Name, bool Binary, int ClassCount)>? outputs = null)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(raw);
         var input = new JsonObject
         {
             ["name"] = "image",
@@ -54,9 +73,7 @@ public static class TritonWire
 
         // json.dumps writes ", " and ": " separators.
         var json = Encoding.UTF8.GetBytes(PythonJson(request));
-        var content = new ByteArrayContent([.. json, .. raw]);
-        content.Headers.Add(HeaderLength, json.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return content;
+        return new WireBody([.. json, .. raw], json.Length);
     }
 
     /// <summary>serialize_byte_tensor: each element as a 4-byte little-endian length and its bytes.</summary>
@@ -80,6 +97,7 @@ public static class TritonWire
     /// <summary>An infer response as InferResult reads it: the JSON header, and each output's array (FP32 as floats, BYTES as strings).</summary>
     public static async Task<Result> ReadAsync(HttpResponseMessage response)
     {
+        ArgumentNullException.ThrowIfNull(response);
         var body = await response.Content.ReadAsByteArrayAsync();
         var headerLength = response.Headers.TryGetValues(HeaderLength, out var values) ? int.Parse(values.Single(), System.Globalization.CultureInfo.InvariantCulture) : body.Length;
         var header = JsonNode.Parse(body.AsSpan(0, headerLength))!.AsObject();
@@ -107,7 +125,11 @@ public static class TritonWire
             }
         }
 
-        Assert.Equal(buffer.Length, offset);
+        if (offset != buffer.Length)
+        {
+            throw new InvalidDataException($"The response's binary outputs take {offset} bytes; {buffer.Length} follow its JSON header.");
+        }
+
         return new Result(header, outputs);
     }
 
@@ -141,6 +163,9 @@ public static class TritonWire
         JsonArray a => "[" + string.Join(", ", a.Select(v => PythonJson(v!))) + "]",
         _ => node.ToJsonString(),
     };
+
+    /// <summary>A request body and the length of its JSON header (the Inference-Header-Content-Length value).</summary>
+    public sealed record WireBody(byte[] Bytes, int HeaderLength);
 
     public sealed record Output(int[] Shape, float[]? Floats, string[]? Strings, bool WasBinary);
 
