@@ -55,16 +55,13 @@ public static class RealtimeApp
     {
         var configuration = Configuration(AppSettings, commandLine);
         var errors = new List<string>();
-        var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
-        classifier.Validate(errors);
-        var serve = OptionBinder.Bind<ServeOptions>(configuration, errors);
-        serve.Validate(errors);
+        var mode = ServeMode.Bind(configuration, errors);
         if (Refused(errors, "realtime serve --help"))
         {
             return ExitCodes.BadInput;
         }
 
-        await using var app = ServeApp.Build(configuration, classifier, serve);
+        await using var app = ServeApp.Build(configuration, mode.Classifier, mode.Serve, mode.Live);
         return await RunHostAsync(app, cancel);
     }
 
@@ -134,6 +131,39 @@ public static class RealtimeApp
             }
 
             return new Mode(classifier, null, live);
+        }
+    }
+
+    /// <summary>Serve's options, bound and checked; <see cref="Live"/> only when --source names a live source for the page to show.</summary>
+    public sealed record ServeMode(ClassifierOptions Classifier, ServeOptions Serve, LiveOptions? Live)
+    {
+        public static ServeMode Bind(IConfiguration configuration, List<string> errors)
+        {
+            ArgumentNullException.ThrowIfNull(configuration);
+            ArgumentNullException.ThrowIfNull(errors);
+            var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
+            classifier.Validate(errors);
+            var serve = OptionBinder.Bind<ServeOptions>(configuration, errors);
+            serve.Validate(errors);
+            if (string.IsNullOrWhiteSpace(serve.Source))
+            {
+                return new ServeMode(classifier, serve, null);
+            }
+
+            if (FolderOptions.IsFolderSource(serve.Source))
+            {
+                errors.Add($"serve --source '{serve.Source}' is a folder or an image; serve plays a camera, video or stream live. Label photos with POST /v1/classify or the page, or a folder with 'realtime --source DIR'.");
+            }
+
+            var live = OptionBinder.Bind<LiveOptions>(configuration, errors);
+            // A server often has no desktop: the live loop opens a window only when asked to (NoWindow false).
+            if (configuration[$"{OptionBinder.Section}:{nameof(LiveOptions.NoWindow)}"] is null)
+            {
+                live.NoWindow = true;
+            }
+
+            live.Validate(errors);
+            return new ServeMode(classifier, serve, live);
         }
     }
 }

@@ -75,7 +75,7 @@ public static class RealtimeCli
         command = new Command(
             "serve",
             "Serve the model over HTTP: the Open Inference Protocol (KServe V2, as Triton speaks it) at /v2, a plain POST /v1/classify, " +
-            "Prometheus metrics at /metrics. Requests that arrive together run as one batch. Ctrl+C or SIGTERM stop taking requests, " +
+            "Prometheus metrics at /metrics, a page at / (photos, this device's camera, the --source live view). Requests that arrive together run as one batch. Ctrl+C or SIGTERM stop taking requests, " +
             "answer those queued, then exit 0. Options also come from appsettings.json (section 'Realtime') or variables such as DOGSVSCATS_REALTIME__APIKEY.");
         bindings.Clear();
         AddClassifier();
@@ -88,6 +88,14 @@ public static class RealtimeCli
         Add<string>(nameof(ServeOptions.CorsOrigins), "Origins whose web pages may call the API, separated by ',' (e.g. https://example.com) [default: none].");
         Add<string>(nameof(ServeOptions.ApiKey), "When set, every endpoint but the health probes and the page needs 'Authorization: Bearer KEY' (16+ characters; better from DOGSVSCATS_REALTIME__APIKEY than on a command line others can read).");
         Add<double>(nameof(ServeOptions.DrainSeconds), $"On Ctrl+C or SIGTERM, how long to answer requests already taken before exiting [default: {served.DrainSeconds}].");
+        Add<string>(nameof(ServeOptions.Source), "Also play this camera index, device path, video file or stream live, as realtime does, and show its annotated frames and labels on the page (/v1/live.mjpeg, /v1/live/events). The server stops when a video file ends, unless --loop [default: none].", alias: "-s");
+        Add<bool>(nameof(LiveOptions.RealtimePacing), "Live: play a video file at its own frame rate, as a camera delivers frames.");
+        Add<bool>(nameof(LiveOptions.Loop), "Live: restart a video file at its end.");
+        Add<bool>(nameof(LiveOptions.Heatmap), "Live: draw the class activation map of the label over the frames.");
+        Add<double>(nameof(LiveOptions.Smoothing), $"Live: weight of the newest frame in the moving average of probabilities (1 = none) [default: {live.Smoothing}].");
+        Add<double>(nameof(LiveOptions.TargetFps), $"Live: frame rate to aim for when the source reports none [default: {live.TargetFps}].");
+        Add<string>(nameof(LiveOptions.Record), "Live: also write the annotated video to this .mp4 (an existing file is never replaced).");
+        Add<string>(nameof(LiveOptions.Jsonl), "Live: also write one JSON object per frame to this file.");
         var serveBindings = bindings.ToList();
         command.SetAction((parsed, cancel) => serve(Overrides(parsed, serveBindings), cancel));
         root.Subcommands.Add(command);

@@ -1,6 +1,7 @@
 using System.Net;
 using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Live;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -19,7 +20,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// </summary>
 public static class ServeApp
 {
-    public static WebApplication Build(IConfiguration configuration, ClassifierOptions classifier, ServeOptions options)
+    public static WebApplication Build(IConfiguration configuration, ClassifierOptions classifier, ServeOptions options, LiveOptions? live = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
@@ -48,10 +49,15 @@ public static class ServeApp
         builder.Services.AddSingleton<ServeMetrics>();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
+        if (live is not null)
+        {
+            LiveFeed.AddTo(builder.Services, live, classifier);
+        }
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ServeMetrics>();
         var logger = app.Services.GetRequiredService<ILogger<ModelHost>>();
+        PageEndpoints.UseFiles(app);
         app.UseRouting();
         app.Use((context, next) => Measure(context, next, metrics));
         app.Use((context, next) => Refusals(context, next, logger));
@@ -69,6 +75,7 @@ public static class ServeApp
         }
 
         ServeEndpoints.Map(app, app.Services.GetRequiredService<ModelHost>(), options, metrics, classifier.MinConfidence);
+        PageEndpoints.Map(app, app.Services.GetRequiredService<ModelHost>(), options, app.Services.GetService<LiveFeed>(), classifier.MinConfidence);
         app.MapFallback(context => ErrorResponse.WriteAsync(context, StatusCodes.Status404NotFound, $"No endpoint {context.Request.Method} {context.Request.Path}: see GET /v2 and /v2/models/{options.ModelName}, POST /v2/models/{options.ModelName}/infer or /v1/classify."));
         foreach (var url in options.UrlList.Where(u => !IsLoopback(u)))
         {

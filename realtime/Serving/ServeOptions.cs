@@ -32,6 +32,9 @@ public sealed class ServeOptions
     /// <summary>Seconds a shutdown waits for queued and running requests before it gives up on them.</summary>
     public double DrainSeconds { get; set; } = 20;
 
+    /// <summary>A camera, video or stream played by the live loop, which the page shows; none by default (no live loop).</summary>
+    public string? Source { get; set; }
+
     public long MaxRequestBytes => MaxRequestMb * 1024L * 1024;
 
     public IReadOnlyList<string> UrlList => Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,4 +1,5 @@
 using DogsVsCats.Vision.Realtime.Inference;
+using DogsVsCats.Vision.Realtime.Live;
 using DogsVsCats.Vision.Realtime.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -27,15 +28,18 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IServiceProvider Services => app.Services;
 
-    /// <summary>Starts a server for <paramref name="model"/> and waits (up to two minutes) until /v2/health/ready says so.</summary>
-    public static async Task<RunningServer> StartAsync(string model, Action<ServeOptions>? configure = null, bool waitReady = true)
+    /// <summary>
+    /// Starts a server for <paramref name="model"/> and waits (up to two minutes) until /v2/health/ready says so;
+    /// with <paramref name="live"/>, its live loop too (serve --source).
+    /// </summary>
+    public static async Task<RunningServer> StartAsync(string model, Action<ServeOptions>? configure = null, bool waitReady = true, LiveOptions? live = null)
     {
-        var options = new ServeOptions { Urls = "http://127.0.0.1:0" };
+        var options = new ServeOptions { Urls = "http://127.0.0.1:0", Source = live?.Source };
         configure?.Invoke(options);
         var errors = new List<string>();
         options.Validate(errors);
         Assert.Empty(errors);
-        var app = ServeApp.Build(new ConfigurationBuilder().Build(), new ClassifierOptions { Model = model, Device = InferenceDevice.Cpu }, options);
+        var app = ServeApp.Build(new ConfigurationBuilder().Build(), new ClassifierOptions { Model = model, Device = InferenceDevice.Cpu }, options, live);
         await app.StartAsync();
         var server = new RunningServer(app, options, new Uri(app.Urls.Single()));
         if (waitReady)
