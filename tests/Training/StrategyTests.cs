@@ -1,5 +1,6 @@
 using System.Globalization;
 using DogsVsCats.Vision.Tests.Fixtures;
+using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
@@ -99,14 +100,68 @@ public sealed class StrategyTests(SmallRunFixture run)
     }
 
     [Fact]
-    public void Features_SecondRun_ReadsCacheInsteadOfExtracting()
+    public void Features_SecondRunWithOtherTrainingOptions_ReadsCacheInsteadOfExtracting()
     {
         var first = run.Strategy(FeaturesStrategy.StrategyName);
         Assert.Contains(first.Notes, n => n.Contains("extracted and cached", StringComparison.Ordinal));
-        var settings = new TrainingSettings { BatchSize = 8, Epochs = 1, CacheDirectory = run.CacheDirectory };
-        var (report, _) = TrainingRun.Execute(run.Request(FeaturesStrategy.StrategyName, "runs-again"), settings, new QuietProgress());
+        // Epochs, learning rate, batch size and seed decide how the head trains, not what the backbone gives: they must hit.
+        var settings = new TrainingSettings { BatchSize = 4, Epochs = 1, LearningRate = 0.05, Seed = 7, CacheDirectory = run.CacheDirectory };
+        Assert.NotEqual((SmallRunFixture.BatchSize, SmallRunFixture.Epochs, new TrainingSettings().LearningRate), (settings.BatchSize, settings.Epochs!.Value, settings.LearningRate));
+        var (report, _) = TrainingRun.Execute(run.Request(FeaturesStrategy.StrategyName, "runs-again") with { ReportPhotos = ReportPhotos.None }, settings, new QuietProgress());
         var again = Assert.Single(report.Strategies);
         Assert.Equal(2, again.Notes.Count(n => n.Contains("read from cache", StringComparison.Ordinal)));
+        Assert.DoesNotContain(again.Notes, n => n.Contains("extracted", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Features_DamagedCacheFile_WarnsAndRebuildsItInsteadOfReadingIt(bool truncated)
+    {
+        // The shared run's cache copied, its validation file (16 photos: the cheap one to rebuild) damaged: cut short, or
+        // a whole file holding one vector fewer than the split has photos.
+        var data = TrainingRun.Load(run.Request(FeaturesStrategy.StrategyName, "unused"), new QuietProgress());
+        var digest = FeatureCache.WeightsDigest(Backbones.WeightFiles(BackboneSpec.Default));
+        string PathIn(string cache, ImageSet set) => FeatureCache.PathFor(cache, FeatureCache.Key(BackboneSpec.Default.Info, digest, set, data.Split.Classes));
+        using var temp = new TempDirectory();
+        var cache = Path.Combine(temp.Path, "cache");
+        System.IO.Directory.CreateDirectory(cache);
+        File.Copy(PathIn(run.CacheDirectory, data.Train), PathIn(cache, data.Train));
+        var damaged = PathIn(cache, data.Validation);
+        Assert.True(FeatureCache.TryLoad(PathIn(run.CacheDirectory, data.Validation), out var intact, out var intactLabels));
+        float[] intactFloats;
+        using (intact)
+        {
+            intactFloats = intact.data<float>().ToArray();
+            if (truncated)
+            {
+                FeatureCache.Save(damaged, intact, intactLabels);
+                using var file = File.OpenWrite(damaged);
+                file.SetLength(file.Length / 2);
+            }
+            else
+            {
+                using var fewer = intact.narrow(0, 0, intactLabels.Length - 1).contiguous();
+                FeatureCache.Save(damaged, fewer, intactLabels[..^1]);
+            }
+        }
+
+        var log = new List<string>();
+        var settings = new TrainingSettings { BatchSize = SmallRunFixture.BatchSize, Epochs = 1, CacheDirectory = cache };
+        var (report, _) = TrainingRun.Execute(run.Request(FeaturesStrategy.StrategyName, truncated ? "runs-truncated-cache" : "runs-short-cache") with { ReportPhotos = ReportPhotos.None }, settings, new QuietProgress(log.Add));
+
+        Assert.Single(log, line => line.StartsWith("warning:", StringComparison.Ordinal) && line.Contains(damaged, StringComparison.Ordinal));
+        var notes = Assert.Single(report.Strategies).Notes;
+        Assert.Contains(notes, n => n.StartsWith("validation features extracted and cached", StringComparison.Ordinal));
+        Assert.Contains(notes, n => n.StartsWith("train features read from cache", StringComparison.Ordinal));
+        // Rebuilt whole: the vectors the shared run extracted for those photos.
+        Assert.True(FeatureCache.TryLoad(damaged, out var rebuilt, out var rebuiltLabels));
+        using (rebuilt)
+        {
+            Assert.Equal(intactLabels, rebuiltLabels);
+            var worst = intactFloats.Zip(rebuilt.data<float>().ToArray(), (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst <= 1e-4, $"rebuilt vectors differ from the shared run's by {worst:g3}");
+        }
     }
 
     [Fact]
