@@ -1,10 +1,16 @@
 using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Models;
+using DogsVsCats.Vision.Trainer.Reporting;
 using DogsVsCats.Vision.Trainer.Run;
 using DogsVsCats.Vision.Trainer.Strategies;
 using DogsVsCats.Vision.Trainer.Training;
+using Microsoft.ML.OnnxRuntime;
+using OpenCvSharp;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Tests.Training;
@@ -63,6 +69,30 @@ public sealed class StrategyTests(SmallRunFixture run)
     }
 
     [Fact]
+    public void Finetune_FromTheFeaturesHead_LowersTheLossOnHeldOutPhotos()
+    {
+        // Photos in neither of the run's splits (finetune's best epoch was chosen on its validation photos), through the
+        // head finetune started from (features/best.pt on the pretrained backbone) and through finetune's best.pt.
+        var data = TrainingRun.Load(run.Request(FinetuneStrategy.StrategyName, "unused"), new QuietProgress());
+        var used = data.Train.Paths.Concat(data.Validation.Paths).ToHashSet(StringComparer.Ordinal);
+        var split = DatasetScanner.Scan(TestData.DogsVsCatsRoot, SmallRunFixture.ValidationFraction, 42);
+        var heldOut = split.Validation.Where(f => !used.Contains(f.Path)).GroupBy(f => f.Label).SelectMany(g => g.Take(16)).ToList();
+        var photos = ImageLoader.Check(heldOut, 224, 224, new SkipLog());
+        Assert.Equal(32, photos.Count);
+
+#pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
+        using var start = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+        using var finetuned = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
+#pragma warning restore CA2000
+        start.Head.load(Path.Combine(run.RunDirectory, FeaturesStrategy.StrategyName, FeaturesStrategy.HeadCheckpoint));
+        finetuned.load(run.Strategy(FinetuneStrategy.StrategyName).CheckpointPath);
+        var before = Fitter.Evaluate(start, start.call, new ImageBatchSource(photos, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
+        var after = Fitter.Evaluate(finetuned, finetuned.call, new ImageBatchSource(photos, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "finetune best.pt");
+
+        Assert.True(after.Loss < before.Loss, $"finetune's held-out loss {after.Loss:F4} is not below the features head's {before.Loss:F4}");
+    }
+
+    [Fact]
     public void Finetune_StartsFromFeaturesHead_ValidationLossAfterLoadingIsTheFeaturesHeads()
     {
         // The features head (features/best.pt) on the pretrained backbone, evaluated here independently of the run.
@@ -81,22 +111,61 @@ public sealed class StrategyTests(SmallRunFixture run)
     [Fact]
     public void Run_Always_WritesReportCheckpointsCsvAndTensorBoard()
     {
-        foreach (var file in new[] { "report.md", "report.json", "loss_curves.png", "confusion_matrix.png", "model.onnx" })
+        // report.json reads back as the run's report; report.md names the winner and every strategy's validation loss.
+        var json = JsonSerializer.Deserialize<RunReport>(File.ReadAllText(Path.Combine(run.RunDirectory, ReportWriter.JsonFile)), ReportWriter.JsonOptions)!;
+        Assert.Equal(run.Report.Winner, json.Winner);
+        Assert.Equal(run.Report.Strategies.Select(s => (s.Strategy, s.ValidationLoss, s.BestEpoch)), json.Strategies.Select(s => (s.Strategy, s.ValidationLoss, s.BestEpoch)));
+        var md = File.ReadAllText(Path.Combine(run.RunDirectory, ReportWriter.MarkdownFile));
+        Assert.Contains($"**{run.Report.Winner}**: {run.Report.WinnerReason}", md, StringComparison.Ordinal);
+        Assert.All(run.Report.Strategies, s => Assert.Contains(s.ValidationLoss.ToString("F4", CultureInfo.InvariantCulture), md, StringComparison.Ordinal));
+
+        // The plots are images with something drawn on them, not empty files.
+        foreach (var plot in new[] { ReportWriter.LossCurvesFile, ReportWriter.ConfusionMatrixFile })
         {
-            Assert.True(File.Exists(Path.Combine(run.RunDirectory, file)), file);
+            using var image = Cv2.ImRead(Path.Combine(run.RunDirectory, plot));
+            Assert.False(image.Empty(), $"{plot} does not decode");
+            Cv2.MeanStdDev(image, out _, out var spread);
+            Assert.True(spread.Val0 > 10, $"{plot} is blank (std dev {spread.Val0:0.0})");
         }
 
-        foreach (var strategy in StrategyRegistry.Plan(StrategyRegistry.All).Select(s => s.Name))
+        // model.onnx describes the winner.
+        var model = Path.Combine(run.RunDirectory, TrainingRun.ModelFile);
+        using (var session = new InferenceSession(model))
         {
-            var folder = Path.Combine(run.RunDirectory, strategy);
-            Assert.True(File.Exists(Path.Combine(folder, "best.pt")), $"{strategy}/best.pt");
-            Assert.Equal(1 + 3, File.ReadAllLines(Path.Combine(folder, "epochs.csv")).Length);
-            Assert.NotEmpty(System.IO.Directory.GetFiles(Path.Combine(folder, "tensorboard"), "events.out.tfevents.*"));
+            Assert.Equal(run.Report.Winner, ModelDescription.FromProperties(session.ModelMetadata.CustomMetadataMap, model).Strategy);
         }
 
-        Assert.Contains(run.Report.Winner, StrategyRegistry.Plan(StrategyRegistry.All).Select(s => s.Name));
+        foreach (var result in run.Report.Strategies)
+        {
+            var folder = Path.Combine(run.RunDirectory, result.Strategy);
+            Assert.True(File.Exists(Path.Combine(folder, "best.pt")), $"{result.Strategy}/best.pt");
+            // epochs.csv holds the report's epochs, every figure round-tripped ("R").
+            var rows = File.ReadAllLines(Path.Combine(folder, "epochs.csv"));
+            Assert.Equal(EpochCsvLog.Header, rows[0]);
+            var epochs = rows.Skip(1).Select(line => line.Split(',').Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray()).ToList();
+            Assert.Equal(result.Epochs.Select(e => new[] { e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.Seconds, e.LearningRate }), epochs);
+            // The TensorBoard events hold one scalar per epoch for each tag.
+            var events = File.ReadAllBytes(Assert.Single(System.IO.Directory.GetFiles(Path.Combine(folder, "tensorboard"), "events.out.tfevents.*")));
+            foreach (var tag in new[] { "loss/train", "loss/validation", "accuracy/train", "accuracy/validation" })
+            {
+                Assert.Equal(SmallRunFixture.Epochs, Occurrences(events, Encoding.UTF8.GetBytes(tag)));
+            }
+        }
+
         var best = run.Report.Strategies.MinBy(s => s.ValidationLoss)!;
         Assert.Equal(best.Strategy, run.Report.Winner);
+    }
+
+    private static int Occurrences(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> needle)
+    {
+        var count = 0;
+        for (var at = haystack.IndexOf(needle); at >= 0; at = haystack.IndexOf(needle))
+        {
+            count++;
+            haystack = haystack[(at + needle.Length)..];
+        }
+
+        return count;
     }
 
     [Fact]
