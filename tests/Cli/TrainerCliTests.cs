@@ -142,7 +142,10 @@ public sealed class TrainerCliTests
     }
 
     /// <summary>Runs the built trainer with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
-    public static (int Code, string Output, string Error) Trainer(params string[] args)
+    public static (int Code, string Output, string Error) Trainer(params string[] args) => Trainer(TimeSpan.FromMinutes(2), args);
+
+    /// <summary>The same, for a command that may take longer than two minutes (a training run).</summary>
+    public static (int Code, string Output, string Error) Trainer(TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "trainer.dll"));
@@ -154,10 +157,10 @@ public sealed class TrainerCliTests
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"trainer {string.Join(' ', args)} did not finish in 2 minutes");
+            throw new TimeoutException($"trainer {string.Join(' ', args)} did not finish in {limit.TotalMinutes:0.#} minutes");
         }
 
         return (process.ExitCode, output.Result, error.Result);

@@ -215,18 +215,22 @@ public sealed class ExportRoundTripTests(SmallRunFixture run)
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            logits = (model.call(Batches.Images(images, Enumerable.Range(0, images.Count).ToArray(), CPU)) * 4).data<float>().ToArray();
+            logits = model.call(Batches.Images(images, Enumerable.Range(0, images.Count).ToArray(), CPU)).data<float>().ToArray();
         }
 
         // Two photos labelled as the other class: confident mistakes, which logits made 4 times larger punish hardest.
         var truth = images.Labels.ToArray();
         (truth[0], truth[^1]) = (1 - truth[0], 1 - truth[^1]);
-        var predictions = new ValidationPredictions(logits, run.Report.Dataset.Classes.Count, truth, images.Paths);
-        var candidate = new PredictionCandidate("winner x4", TestTimeAugmentation.None, [predictions]);
-        var temperature = TemperatureScaling.Fit(candidate, [.. Enumerable.Range(0, images.Count)]);
+        PredictionCandidate Candidate(float scale) => new($"winner x{scale}", TestTimeAugmentation.None, [new ValidationPredictions([.. logits.Select(l => l * scale)], run.Report.Dataset.Classes.Count, truth, images.Paths)]);
+        var candidate = Candidate(4);
+        var photos = Enumerable.Range(0, images.Count).ToArray();
+        var temperature = TemperatureScaling.Fit(candidate, photos);
 
         Assert.True(temperature > 1, $"T = {temperature}");
         Assert.True(candidate.Losses(temperature).Average() < candidate.Losses(1).Average());
+        // Logits 4 times larger give back 4 times the temperature of the logits as they are.
+        var own = TemperatureScaling.Fit(Candidate(1), photos);
+        Assert.Equal(4 * own, temperature, 4 * own * 1e-5);
     }
 
     private float[] TorchProbabilities(DecodedImages images, double temperature)

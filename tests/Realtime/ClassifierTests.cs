@@ -1,3 +1,4 @@
+using System.Globalization;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
@@ -96,19 +97,30 @@ public sealed class ClassifierTests(SmallRunFixture run)
     public void Cam_AfterClassify_IsTheModelsMapForThatImageAndClass()
     {
         using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
-        var images = Photos(2);
+        // No mirrored pass: each probability is softmax((mean of its class's map + that class's bias) / T) of one map.
+        Assert.Equal(ModelContract.TtaModes.None, classifier.Description.Tta);
+        Assert.Equal(2, classifier.Description.Labels.Count);
+        var images = Photos(4);
         try
         {
             var predictions = classifier.Classify(images);
-            // The top class's map averages to a larger logit than the other class's (softmax is monotonic in logits).
+            var temperature = classifier.Description.Temperature;
+            // So for every image T * ln(p_dog / p_cat) - (mean dog map - mean cat map) is the same number, the dense layer's
+            // bias_dog - bias_cat: a map from another image, or of another class, breaks it.
+            var gaps = new double[images.Length];
+            var biases = new double[images.Length];
             for (var i = 0; i < images.Length; i++)
             {
-                var top = predictions[i].TopIndex;
-                var topMean = Mean(classifier.Cam(i, top, out var height, out var width));
-                var otherMean = Mean(classifier.Cam(i, 1 - top, out _, out _));
+                var cat = Mean(classifier.Cam(i, 0, out var height, out var width));
+                var dog = Mean(classifier.Cam(i, 1, out _, out _));
                 Assert.Equal((7, 7), (height, width));
-                Assert.True(topMean > otherMean - 1e-3, $"image {i}: top class map mean {topMean} < other {otherMean}");
+                var probabilities = predictions[i].Probabilities;
+                gaps[i] = dog - cat;
+                biases[i] = (temperature * Math.Log((double)probabilities[1] / probabilities[0])) - gaps[i];
             }
+
+            Assert.True(gaps.Max() - gaps.Min() > 0.5, $"the images' maps barely differ ({string.Join(", ", gaps.Select(g => g.ToString("F3", CultureInfo.InvariantCulture)))}): a swap would go unseen");
+            Assert.True(biases.Max() - biases.Min() < 1e-3, $"bias_dog - bias_cat differs between images: {string.Join(", ", biases.Select(b => b.ToString("F5", CultureInfo.InvariantCulture)))}");
         }
         finally
         {

@@ -53,17 +53,25 @@ public sealed class SelectionTests
         Assert.Equal(first, again);
     }
 
-    [Fact]
-    public void Temperature_OverconfidentLogits_FitsAboveOneAndLowersLoss()
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Temperature_CalibratedLogitsScaledByAKnownFactor_FitsThatFactor(double factor)
     {
-        var calibrated = Predictions(new Random(4), scale: 1);
-        var overconfident = new ValidationPredictions([.. calibrated.Logits.Select(l => l * 4)], 2, calibrated.Truth, calibrated.Paths);
+        // Enough photos that the calibrated set's own fit is 1 within sampling noise.
+        var calibrated = Predictions(new Random(4), scale: 1, count: 5_000);
+        var scaled = new ValidationPredictions([.. calibrated.Logits.Select(l => (float)(l * factor))], 2, calibrated.Truth, calibrated.Paths);
 
-        var fit = TemperatureScaling.Fit(new PredictionCandidate("x", TestTimeAugmentation.None, [overconfident]));
+        var own = TemperatureScaling.Fit(new PredictionCandidate("calibrated", TestTimeAugmentation.None, [calibrated])).Temperature;
+        var fit = TemperatureScaling.Fit(new PredictionCandidate("scaled", TestTimeAugmentation.None, [scaled]));
 
-        Assert.InRange(fit.Temperature, 2.5, 6);
-        Assert.True(fit.LossAfter < fit.LossBefore - 0.05, $"loss {fit.LossBefore} -> {fit.LossAfter}");
+        Assert.InRange(own, 0.95, 1.05);
+        // The loss at T of logits times k is the loss at T / k of the logits: the fit gives k times the set's own, exactly.
+        Assert.Equal(factor * own, fit.Temperature, factor * own * 1e-5);
+        Assert.True(fit.LossAfter < fit.LossBefore - 0.01, $"loss {fit.LossBefore} -> {fit.LossAfter}");
         Assert.True(fit.CrossFittedLoss < fit.LossBefore, $"cross-fitted {fit.CrossFittedLoss} vs {fit.LossBefore}");
+        Assert.True(fit.Kept);
     }
 
     [Fact]
@@ -230,11 +238,11 @@ public sealed class SelectionTests
     private static PerPhotoScores Scores(string name, double[] losses) => new(name, losses, [.. losses.Select(l => l < Math.Log(2) ? 1.0 : 0.0)]);
 
     /// <summary>Two-class logits drawn so that p(truth) = sigmoid(margin) is calibrated at <paramref name="scale"/> = 1.</summary>
-    private static ValidationPredictions Predictions(Random random, double scale)
+    private static ValidationPredictions Predictions(Random random, double scale, int count = Photos)
     {
-        var truth = Enumerable.Range(0, Photos).Select(i => i % 2).ToArray();
-        var logits = new float[Photos * 2];
-        for (var i = 0; i < Photos; i++)
+        var truth = Enumerable.Range(0, count).Select(i => i % 2).ToArray();
+        var logits = new float[count * 2];
+        for (var i = 0; i < count; i++)
         {
             var margin = 2 + (1.5 * Normal(random));
             var right = 1 / (1 + Math.Exp(-margin)) > random.NextDouble();   // right with the probability the margin claims
@@ -242,7 +250,7 @@ public sealed class SelectionTests
             logits[(i * 2) + (1 - truth[i])] = (float)(-scale * (right ? margin : -margin) / 2);
         }
 
-        return new ValidationPredictions(logits, 2, truth, [.. Enumerable.Range(0, Photos).Select(i => $"photo{i}.jpg")]);
+        return new ValidationPredictions(logits, 2, truth, [.. Enumerable.Range(0, count).Select(i => $"photo{i}.jpg")]);
     }
 
     private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());

@@ -1,15 +1,22 @@
+using DogsVsCats.Vision.Trainer.Data;
+using DogsVsCats.Vision.Trainer.Models;
 using DogsVsCats.Vision.Trainer.Strategies;
 using static TorchSharp.torch;
 
 namespace DogsVsCats.Vision.Tests.Training;
 
-/// <summary>The feature cache file: what is written is read back exactly, in chunks, and a damaged file is never trusted.</summary>
+/// <summary>
+/// The feature cache file: what is written is read back exactly, in chunks, and a damaged file is never trusted; its key
+/// changes with whatever changes a vector (the backbone's weight bytes, the image size, the photos).
+/// </summary>
 [Trait("Category", "Fast")]
 public sealed class FeatureCacheTests : IDisposable
 {
     // 1,100 x 512 = 563,200 floats: two whole chunks and a part of a third, so chunk edges fall inside rows.
     private const int Count = 1100;
     private const int Dimension = 512;
+
+    private static readonly string[] Classes = ["cat", "dog"];
 
     private readonly TempDirectory _temp = new();
 
@@ -90,6 +97,74 @@ public sealed class FeatureCacheTests : IDisposable
 
         Assert.False(FeatureCache.TryLoad(path, out var loaded, out _));
         Assert.Null(loaded);
+    }
+
+    [Fact]
+    public void Key_WeightFileChangedInPlace_Misses()
+    {
+        // A torchvision backbone's --weights file: same path and length, one byte different.
+        var file = Path.Combine(_temp.Path, "weights.pth");
+        var bytes = new byte[4096];
+        new Random(4).NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+        var spec = new BackboneSpec(TorchvisionResNet50.BackboneName, file);
+        var images = Check(Photos(3), spec.Info.InputWidth);
+        string Key() => FeatureCache.Key(spec.Info, FeatureCache.WeightsDigest(Backbones.WeightFiles(spec)), images, Classes);
+        var before = Key();
+        Assert.Equal(before, Key());
+
+        bytes[2048] ^= 1;
+        File.WriteAllBytes(file, bytes);
+
+        Assert.NotEqual(before, Key());
+    }
+
+    [Fact]
+    public void Key_OtherImageSize_Misses()
+    {
+        var info = Backbones.Describe(CntkResNet18.BackboneName);
+        var files = Photos(3);
+        var native = FeatureCache.Key(info, "weights", Check(files, info.InputWidth), Classes);
+
+        Assert.Equal(native, FeatureCache.Key(info, "weights", Check(files, info.InputWidth), Classes));
+        Assert.NotEqual(native, FeatureCache.Key(info.WithSize(256), "weights", Check(files, 256), Classes));
+    }
+
+    [Fact]
+    public void Key_OtherPhotoSet_Misses()
+    {
+        var info = Backbones.Describe(CntkResNet18.BackboneName);
+        var files = Photos(3);
+        string Key(IReadOnlyList<LabeledFile> set) => FeatureCache.Key(info, "weights", Check(set, info.InputWidth), Classes);
+        var before = Key(files);
+        Assert.Equal(before, Key([.. files]));
+
+        Assert.NotEqual(before, Key(files.Skip(1).ToList()));                                  // one photo fewer
+        Assert.NotEqual(before, Key([.. files, Photos(4)[3]]));                                // one more
+        Assert.NotEqual(before, Key([.. files.Select((f, i) => i == 0 ? f with { Label = 1 - f.Label } : f)]));   // relabelled
+
+        // The same file name holding another photo's bytes.
+        File.Copy(files[^1].Path, files[0].Path, overwrite: true);
+        Assert.NotEqual(before, Key(files));
+    }
+
+    /// <summary>Copies of the first <paramref name="perClass"/> cat and dog photos in the test's folder, labelled 0 and 1.</summary>
+    private List<LabeledFile> Photos(int perClass)
+    {
+        var root = Path.Combine(_temp.Path, $"photos-{perClass}");
+        if (!Directory.Exists(root))
+        {
+            TestData.CopyClassFolders(root, perClass);
+        }
+
+        return [.. Classes.SelectMany((name, label) => Directory.GetFiles(Path.Combine(root, name)).Order(StringComparer.Ordinal).Select(p => new LabeledFile(p, label)))];
+    }
+
+    private static ImageSet Check(IReadOnlyList<LabeledFile> files, int size)
+    {
+        var set = ImageLoader.Check(files, size, size, new SkipLog());
+        Assert.Equal(files.Count, set.Count);
+        return set;
     }
 
     private static (float[] Floats, int[] Labels) Sample(int seed)

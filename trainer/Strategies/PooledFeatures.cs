@@ -39,6 +39,11 @@ public static class PooledFeatures
             }
 
             loaded.Dispose();
+            Rebuilding($"it holds {labels.Length} vectors for {images.Count} photos");
+        }
+        else if (File.Exists(path))
+        {
+            Rebuilding("it is cut short or is not a features cache");
         }
 
         // Each batch's pooled output goes straight into its rows of one preallocated CPU tensor: the set is held once,
@@ -88,6 +93,10 @@ public static class PooledFeatures
 
         features = OnDevice(features, settings.Device);
         return (new CachedFeatures(features, new FeatureBatchSource(features, labels, labels.Length == images.Count ? null : [.. sources])), new PhaseTiming($"extract {split} features", clock.Elapsed.TotalSeconds, images.Count));
+
+        // A damaged file is never read: the features are extracted again and the file rewritten whole (atomically).
+        void Rebuilding(string why) =>
+            context.Progress.Log($"warning: {strategy}: the {split} features cache {path} is damaged ({why}); extracting the features again and rewriting it.");
     }
 
     /// <summary>Moves a CPU tensor to <paramref name="device"/>, freeing the CPU copy; on the CPU it is the tensor itself.</summary>
