@@ -92,16 +92,21 @@ public sealed class ServeHostileInputTests(SmallRunFixture run, LimitedServerFix
     }
 
     [Theory]
-    [InlineData(Infer, false)]
-    [InlineData(Infer, true)]
-    [InlineData("/v1/classify", false)]
-    [InlineData("/v1/classify", true)]
-    public async Task BodyOverMaxRequestMb_413_WithContentLengthOrChunked(string path, bool chunked)
+    [InlineData(Infer, false, false)]
+    [InlineData(Infer, true, false)]
+    [InlineData("/v1/classify", false, false)]
+    [InlineData("/v1/classify", true, false)]
+    [InlineData("/v1/classify", false, true)]
+    [InlineData("/v1/classify", true, true)]
+    public async Task BodyOverMaxRequestMb_413_WithContentLengthOrChunked(string path, bool chunked, bool multipart)
     {
         var server = await fixture.StartAsync(ModelPath);
-        var body = new byte[(LimitedServerFixture.MaxRequestMb * 1024 * 1024) + 1];
+        var photo = new byte[(LimitedServerFixture.MaxRequestMb * 1024 * 1024) + 1];
+        byte[] body = multipart
+            ? [.. "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\r\n"u8, .. photo, .. "\r\n--b--\r\n"u8]
+            : photo;
 
-        var answer = await SendAsCurlDoesAsync(server.Address, path, body, chunked);
+        var answer = await SendAsCurlDoesAsync(server.Address, path, multipart ? "multipart/form-data; boundary=b" : "application/octet-stream", body, chunked);
 
         Assert.StartsWith("HTTP/1.1 413", answer, StringComparison.Ordinal);
         Assert.Contains("--max-request-mb", answer, StringComparison.Ordinal);
@@ -192,13 +197,13 @@ public sealed class ServeHostileInputTests(SmallRunFixture run, LimitedServerFix
     /// POSTs <paramref name="body"/> with its Content-Length or chunked, reading the answer while it sends as curl does
     /// (HttpClient would not read a refusal that comes before the body is sent), until the server closes.
     /// </summary>
-    private static async Task<string> SendAsCurlDoesAsync(Uri server, string path, byte[] body, bool chunked)
+    private static async Task<string> SendAsCurlDoesAsync(Uri server, string path, string contentType, byte[] body, bool chunked)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(server.Host, server.Port);
         var stream = client.GetStream();
         var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {body.Length}";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n{framing}\r\n\r\n"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {contentType}\r\n{framing}\r\n\r\n"));
         var answer = new MemoryStream();
         var reading = stream.CopyToAsync(answer);
         const int Piece = 64 * 1024;
