@@ -81,6 +81,27 @@ public sealed class ServeProcessTests(SmallRunFixture run)
         Assert.Equal(0, serve.ExitCode);
     }
 
+    [Fact]
+    public async Task PortZero_ReadyLineNamesThePortTheServerBound()
+    {
+        using var serve = ServeProcess.Start(ModelPath, "http://127.0.0.1:0", ["--max-batch", "4"]);
+        var ready = new System.Text.RegularExpressions.Regex(@"Ready: open http://127\.0\.0\.1:(\d+)/ in a browser");
+        await WaitUntilAsync(() => serve.HasExited || ready.IsMatch(serve.Output), TimeSpan.FromSeconds(90), "the ready line");
+        Assert.False(serve.HasExited, serve.Output);
+
+        var port = int.Parse(ready.Match(serve.Output).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.NotEqual(0, port);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        using (var response = await client.GetAsync("/v2/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        serve.Signal("TERM");
+        Assert.True(await serve.WaitForExitAsync(TimeSpan.FromSeconds(30)), "serve did not exit within 30 s of SIGTERM");
+        Assert.Equal(0, serve.ExitCode);
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]
