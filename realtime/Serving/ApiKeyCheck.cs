@@ -13,10 +13,13 @@ public sealed class ApiKeyCheck(string key)
 {
     private readonly byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    /// <summary>The API (/v1, /v2 but its health probes, /metrics) is guarded; the page and its files are not.</summary>
+    /// <summary>
+    /// The API (/v1, /v2 but its health probes, /metrics) is guarded; the page and its files are not. Compared as
+    /// routing matches, ignoring case: /V2/models/... reaches the same endpoint and must meet the same check.
+    /// </summary>
     public static bool Guards(PathString path) =>
-        !(path.StartsWithSegments("/v2/health", StringComparison.Ordinal))
-        && (path.StartsWithSegments("/v2", StringComparison.Ordinal) || path.StartsWithSegments("/v1", StringComparison.Ordinal) || path.StartsWithSegments("/metrics", StringComparison.Ordinal));
+        !path.StartsWithSegments("/v2/health", StringComparison.OrdinalIgnoreCase)
+        && (path.StartsWithSegments("/v2", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase));
 
     public bool Allows(string? authorization)
     {

@@ -1,6 +1,9 @@
 using DogsVsCats.Vision.Realtime.Hosting;
 using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Shared;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +20,7 @@ public sealed class ModelHost(
     ServeMetrics metrics,
     RunOutcome outcome,
     IHostApplicationLifetime lifetime,
+    IServer server,
     ILogger<ModelHost> logger,
     ILogger<Classifier> classifierLogger) : BackgroundService
 {
@@ -76,7 +80,21 @@ public sealed class ModelHost(
         logger.LogInformation(
             "Model '{Name}': {Labels} at {Width}x{Height}, on {Device}; batches of up to {MaxBatch}, queue of {MaxQueue}.",
             options.ModelName, string.Join(", ", classifier.Labels), description.InputWidth, description.InputHeight, classifier.Device, options.MaxBatch, options.MaxQueue);
-        foreach (var url in options.UrlList)
+        // The addresses Kestrel bound, known once the host has started: --urls http://127.0.0.1:0 names the port it got.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            try
+            {
+                await started.Task.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        foreach (var url in server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses)
         {
             logger.LogInformation("Ready: open {Url}/ in a browser; the API is at {Url}/v2/models/{Name}.", url.TrimEnd('/'), url.TrimEnd('/'), options.ModelName);
         }
