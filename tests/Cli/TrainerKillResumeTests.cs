@@ -66,10 +66,10 @@ public sealed class TrainerKillResumeTests : IDisposable
         Assert.Equal(whole[0], resumed[0], 1e-4);
     }
 
-    private static string[] Args(string output) =>
+    private string[] Args(string output) =>
     [
         "train", "--data", TestData.DogsVsCatsRoot, "--strategy", "frozen", "--epochs", "2", "--limit", "16", "--image-size", "160", "--batch-size", "8",
-        "--seed", "7", "--tta", "none", "--export", "winner", "--report-photos", "none", "--out", output,
+        "--seed", "7", "--tta", "none", "--export", "winner", "--report-photos", "none", "--out", output, "--cache-dir", Path.Combine(_temp.Path, "cache"),
     ];
 
     /// <summary>The validation loss of each epoch of the one strategy in the report of the run in (or under) <paramref name="folder"/>.</summary>

@@ -29,9 +29,9 @@ public sealed record FitState(
 
 /// <summary>
 /// The checkpoint a fit writes after every epoch and continues from when its folder already holds one
-/// (<c>train --resume</c>): the <see cref="FitState"/>, the module's weights, the optimizer's state (momentum buffers,
-/// rates) and the best epoch's weights, a copy of best.pt, so the two can never disagree after a kill between their
-/// writes. One file through the shared durable write: a kill during a save leaves the previous checkpoint whole.
+/// (<c>train --resume</c>): the <see cref="FitState"/>, the module's weights but the frozen ones (the pretrained
+/// backbone, tens of MB that a new model loads as they were) and the optimizer's state (momentum buffers, rates). One
+/// file through the shared durable write: a kill during a save leaves the previous checkpoint whole.
 /// </summary>
 public static class FitCheckpoint
 {
@@ -45,7 +45,7 @@ public static class FitCheckpoint
     // A diverged epoch has NaN losses and a fit with no finite loss yet has an infinite best: both must round-trip.
     private static readonly JsonSerializerOptions JsonOptions = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static void Save(string path, FitState state, nn.Module module, OptimizerHelper optimizer, string bestWeights)
+    public static void Save(string path, FitState state, nn.Module module, OptimizerHelper optimizer)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -54,21 +54,17 @@ public static class FitCheckpoint
             using var writer = new BinaryWriter(File.Create(temp));
             writer.Write(Magic);
             writer.Write(JsonSerializer.Serialize(state, JsonOptions));
-            module.save(writer);
+            module.save(writer, [.. module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name)]);
             optimizer.save_state_dict(writer);
-            // No best.pt before the first finite validation loss.
-            var best = state.Best is null ? null : File.ReadAllBytes(bestWeights);
-            writer.Write(best?.Length ?? -1);
-            writer.Write(best ?? []);
             writer.Write(End);
         });
     }
 
     /// <summary>
-    /// Loads <paramref name="path"/> into <paramref name="module"/> and <paramref name="optimizer"/> (built as the
-    /// fit that saved it built them), writes its best weights back to <paramref name="bestWeights"/> and returns its state.
+    /// Loads <paramref name="path"/> into <paramref name="module"/> (which holds the pretrained weights) and
+    /// <paramref name="optimizer"/>, both built as the fit that saved it built them; returns its state.
     /// </summary>
-    public static FitState Load(string path, nn.Module module, OptimizerHelper optimizer, string bestWeights)
+    public static FitState Load(string path, nn.Module module, OptimizerHelper optimizer)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -81,18 +77,11 @@ public static class FitCheckpoint
             }
 
             var state = JsonSerializer.Deserialize<FitState>(reader.ReadString(), JsonOptions) ?? throw new InvalidDataException("it holds no state");
-            module.load(reader);
+            module.load(reader, strict: false);   // the frozen weights are not in the file
             optimizer.load_state_dict(reader);
-            var length = reader.ReadInt32();
-            var best = length < 0 ? null : reader.ReadBytes(length);
-            if ((best is not null && best.Length != length) || reader.ReadString() != End || reader.BaseStream.Position != reader.BaseStream.Length)
+            if (reader.ReadString() != End || reader.BaseStream.Position != reader.BaseStream.Length)
             {
                 throw new InvalidDataException("it is cut short or has bytes after its end");
-            }
-
-            if (best is not null)
-            {
-                AtomicFile.WriteAllBytes(bestWeights, best);
             }
 
             return state;

@@ -86,7 +86,13 @@ public static class Fitter
         if (File.Exists(resumeFrom))
         {
             // Loaded before the scheduler exists: it reads the steps taken, and the optimizer's state brings back its rates.
-            state = FitCheckpoint.Load(resumeFrom, request.Module, optimizer, checkpoint);
+            state = FitCheckpoint.Load(resumeFrom, request.Module, optimizer);
+            if (state.Best is not null && state.BestEpoch == state.Epoch)
+            {
+                // The kill may have come between this checkpoint and best.pt, written after it: the weights are the best's.
+                Save(request.Module, checkpoint);
+            }
+
             progress.Log($"{request.Strategy}: resumed after epoch {state.Epoch} of {request.Epochs} from {resumeFrom}.");
         }
 
@@ -134,11 +140,6 @@ public static class Fitter
             state = improved
                 ? state with { BestLoss = validation.Loss, Best = validation, BestEpoch = epoch, SinceBest = 0 }
                 : state with { SinceBest = state.SinceBest + 1 };
-            if (improved)
-            {
-                Save(request.Module, checkpoint);
-            }
-
             state = state with
             {
                 Epoch = epoch,
@@ -149,7 +150,14 @@ public static class Fitter
                 ValidateSeconds = validateSeconds,
                 ValidateCount = validateCount,
             };
-            FitCheckpoint.Save(resumeFrom, state, request.Module, optimizer, checkpoint);
+            // The checkpoint before best.pt: a resume after a kill between the two finds best.pt older than the best
+            // epoch the checkpoint names, and rewrites it from the checkpoint's weights, which are that epoch's.
+            FitCheckpoint.Save(resumeFrom, state, request.Module, optimizer);
+            if (improved)
+            {
+                Save(request.Module, checkpoint);
+            }
+
             stopped = state.SinceBest >= settings.Patience;
             if (stopped)
             {
