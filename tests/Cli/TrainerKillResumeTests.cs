@@ -30,10 +30,11 @@ public sealed class TrainerKillResumeTests : IDisposable
         {
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();
-            // The first epoch's checkpoint appears (renamed into place whole) as the second epoch begins.
+            // The first epoch's checkpoint, then its best.pt (every first epoch is the best so far), each renamed into
+            // place whole: the second epoch begins.
             var clock = Stopwatch.StartNew();
             string? found;
-            while ((found = Directory.Exists(killedRoot) ? Directory.EnumerateFiles(killedRoot, FitCheckpoint.FileName, SearchOption.AllDirectories).FirstOrDefault() : null) is null)
+            while ((found = Directory.Exists(killedRoot) ? Directory.EnumerateFiles(killedRoot, FitCheckpoint.FileName, SearchOption.AllDirectories).FirstOrDefault(c => File.Exists(Path.Combine(Path.GetDirectoryName(c)!, "best.pt"))) : null) is null)
             {
                 if (process.HasExited)
                 {

@@ -85,8 +85,10 @@ public static class Fitter
         var state = FitState.Start;
         if (File.Exists(resumeFrom))
         {
+            AtomicFile.DeleteLeftovers(request.Directory);
             // Loaded before the scheduler exists: it reads the steps taken, and the optimizer's state brings back its rates.
             state = FitCheckpoint.Load(resumeFrom, request.Module, optimizer);
+            optimizer.to(settings.Device);   // the momentum buffers are read onto the CPU
             if (state.Best is not null && state.BestEpoch == state.Epoch)
             {
                 // The kill may have come between this checkpoint and best.pt, written after it: the weights are the best's.
