@@ -179,11 +179,10 @@ public static class TrainerCli
             }
 
             Console.CancelKeyPress += OnCancel;
-            string? runFolder = null;
             try
             {
                 // Resuming, the recorded options come from run.json; the others, which only say how to run, from this command line.
-                runFolder = parsed.GetValue(resume);
+                var runFolder = parsed.GetValue(resume);
                 var resumed = runFolder is null ? null : Resumed(command, runFolder, parsed, recorded);
                 T Value<T>(Option<T> option) => (resumed is not null && recorded.Any(r => r.Option == option) ? resumed : parsed).GetValue(option)!;
                 if (Value(data) is null)
@@ -250,7 +249,7 @@ public static class TrainerCli
                     Export = ExportChoice.Parse(Value(export)!),
                     ReportPhotos = Enum.Parse<ReportPhotos>(Value(reportPhotos)!, ignoreCase: true),
                     Resume = runFolder,
-                    Arguments = [.. recorded.SelectMany(r => r.Arguments(parsed))],
+                    Arguments = [.. recorded.SelectMany(r => r.Arguments(resumed ?? parsed))],
                 };
                 ConsoleProgress.Run(progress => TrainingRun.Execute(request, settings, progress));
                 return ExitCodes.Ok;
