@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace DogsVsCats.Vision.Shared;
 
@@ -13,6 +14,8 @@ public static partial class AtomicFile
 {
     private const int ReadOnly = 0;   // open(2)'s O_RDONLY, the same value on every Unix
 
+    private const string TempSuffix = "tmp";
+
     /// <summary>
     /// <paramref name="writeTemp"/> writes the whole content to the path it is given; that file then replaces
     /// <paramref name="path"/> (or, with <paramref name="overwrite"/> false, fails with an <see cref="IOException"/>
@@ -21,7 +24,19 @@ public static partial class AtomicFile
     public static void Write(string path, Action<string> writeTemp, bool overwrite = true)
     {
         var full = Path.GetFullPath(path);
-        Write(full, Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp"), writeTemp, overwrite);
+        Write(full, Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{TempSuffix}"), writeTemp, overwrite);
+    }
+
+    /// <summary>
+    /// Deletes the temp files that writes into <paramref name="folder"/> left when their process was killed mid-write
+    /// (the write's own cleanup never ran); call it only where no other process is writing.
+    /// </summary>
+    public static void DeleteLeftovers(string folder)
+    {
+        foreach (var file in Directory.EnumerateFiles(folder, $".*.{TempSuffix}").Where(f => LeftoverName().IsMatch(Path.GetFileName(f))))
+        {
+            File.Delete(file);
+        }
     }
 
     /// <summary>
@@ -98,6 +113,10 @@ public static partial class AtomicFile
             _ = Close(descriptor);
         }
     }
+
+    /// <summary>".name.pid.tmp", the temp name of <see cref="Write(string, Action{string}, bool)"/>.</summary>
+    [GeneratedRegex(@"^\..+\.[0-9]+\.tmp$")]
+    private static partial Regex LeftoverName();
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);

@@ -18,9 +18,16 @@ public static class ExitCodes
     /// </summary>
     public const int Incomplete = 3;
 
+    /// <summary>
+    /// Ctrl+C stopped the work: 128 + SIGINT, as shells report it. Training saved its last completed epoch and printed
+    /// the <c>train --resume</c> command that continues it.
+    /// </summary>
+    public const int Interrupted = 130;
+
     /// <summary>The codes in one sentence, for a program's --help.</summary>
     public static string Help { get; } =
         $"Exit codes: {Ok} done; {Failure} failed; {BadInput} nothing done, an option, file or folder was wrong; " +
         $"{Incomplete} finished, but some items were left undone, each named in a warning (a photo that could not be sorted also in " +
-        "labels.csv's error column; a rerun retries it).";
+        "labels.csv's error column; a rerun retries it); " +
+        $"{Interrupted} training stopped by Ctrl+C, its last completed epoch saved (train --resume RUN_FOLDER continues it).";
 }

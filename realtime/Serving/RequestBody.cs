@@ -26,13 +26,20 @@ public sealed class RequestBody : IDisposable
             throw TooLarge(request.ContentLength.Value, maxBytes);
         }
 
-        var size = (int)(request.ContentLength ?? 64 * 1024);
+        // The buffer grows as bytes arrive, from at most 1 MiB: a client that declares a large body and then trickles
+        // it holds no more memory than it has sent, until Kestrel's minimum data rate cuts it off.
+        var size = (int)Math.Min(request.ContentLength ?? 64 * 1024, 1024 * 1024);
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
         var length = 0;
         try
         {
             while (true)
             {
+                if (length == request.ContentLength)
+                {
+                    return new RequestBody(buffer, length);   // all declared bytes are in: no read for the end
+                }
+
                 if (length == buffer.Length)
                 {
                     if (length >= maxBytes)

@@ -1,4 +1,5 @@
 using System.Net;
+using DogsVsCats.Vision.Benchmarks;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Run;
 

@@ -22,6 +22,23 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public void DeleteLeftovers_TempOfAKilledWrite_DeletedAndEverythingElseKept()
+    {
+        var killed = Path.Combine(root, ".best.pt.4242.tmp");
+        File.WriteAllText(killed, "half a checkpoint");
+        string[] kept = [Path.Combine(root, "best.pt"), Path.Combine(root, ".hidden.tmp"), Path.Combine(root, "notes.1.tmp")];
+        foreach (var file in kept)
+        {
+            File.WriteAllText(file, "kept");
+        }
+
+        AtomicFile.DeleteLeftovers(root);
+
+        Assert.False(File.Exists(killed));
+        Assert.Equal(kept.Order(StringComparer.Ordinal), Directory.GetFiles(root).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Write_WriterFails_LeavesTheOldFileAndNoTempFile()
     {
         var path = Path.Combine(root, "model.onnx");

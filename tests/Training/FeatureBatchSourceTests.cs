@@ -13,7 +13,7 @@ public sealed class FeatureBatchSourceTests
         using var features = arange(4 * 2, dtype: ScalarType.Float32).reshape(4, 2);
         var source = new FeatureBatchSource(features, [0, 1, 1, 0], photos: [0, 2, 3, 5]);   // photos 1 and 4 unreadable
 
-        var batches = source.Read([3, 0, 2, 1], batchSize: 3, augment: false).Select(b => (b.Indices, Rows: b.Input.data<float>().ToArray(), Labels: b.Labels.data<long>().ToArray())).ToList();
+        var batches = source.Read([3, 0, 2, 1], batchSize: 3, augment: null).Select(b => (b.Indices, Rows: b.Input.data<float>().ToArray(), Labels: b.Labels.data<long>().ToArray())).ToList();
 
         Assert.Equal([5, 0, 3], batches[0].Indices);
         Assert.Equal([6f, 7f, 0f, 1f, 4f, 5f], batches[0].Rows);
@@ -26,6 +26,6 @@ public sealed class FeatureBatchSourceTests
     {
         using var features = zeros(3, 2);
         var source = new FeatureBatchSource(features, [0, 1, 0]);
-        Assert.Equal([2, 0, 1], source.Read([2, 0, 1], batchSize: 8, augment: false).Single().Indices);
+        Assert.Equal([2, 0, 1], source.Read([2, 0, 1], batchSize: 8, augment: null).Single().Indices);
     }
 }

@@ -101,7 +101,7 @@ public sealed class StrategyTests(SmallRunFixture run)
         using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
 #pragma warning restore CA2000
         model.Head.load(Path.Combine(run.RunDirectory, FeaturesStrategy.StrategyName, FeaturesStrategy.HeadCheckpoint));
-        var expected = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
+        var expected = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
 
         var note = Assert.Single(run.Strategy(FinetuneStrategy.StrategyName).Notes, n => n.Contains("after loading the features head", StringComparison.Ordinal));
         Assert.Contains("with a fresh head", note, StringComparison.Ordinal);
@@ -248,7 +248,7 @@ public sealed class StrategyTests(SmallRunFixture run)
         using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
 #pragma warning restore CA2000
         model.load(frozen.CheckpointPath);
-        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), 8, new QuietProgress(), "frozen best.pt");
+        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU), 8, new QuietProgress(), "frozen best.pt");
         Assert.Equal(frozen.ValidationLoss, evaluated.Loss, 4);
         Assert.Equal(frozen.ValidationAccuracy, evaluated.Accuracy, 6);
     }
@@ -280,7 +280,7 @@ public sealed class StrategyTests(SmallRunFixture run)
         using var model = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
 #pragma warning restore CA2000
         model.Head.load(Path.Combine(folder, FeaturesStrategy.HeadCheckpoint));
-        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU, new Random(0)), 8, new QuietProgress(), "best.pt");
+        var evaluated = Fitter.Evaluate(model, model.call, new ImageBatchSource(data.Validation, CPU), 8, new QuietProgress(), "best.pt");
         Assert.Equal(best.ValidationLoss, evaluated.Loss, 4);
     }
 

@@ -21,10 +21,10 @@ public sealed class StreamedBatchesTests : IDisposable
         var set = ImageLoader.Check(files, Size, Size, new SkipLog());
         var inMemory = ImageLoader.Load(files, Size, Size, []);
         var order = Batches.Shuffled(set.Count, new Random(7));
-        var source = new ImageBatchSource(set, CPU, new Random(0));
+        var source = new ImageBatchSource(set, CPU);
 
         var start = 0;
-        foreach (var batch in source.Read(order, batchSize: 4, augment: false))
+        foreach (var batch in source.Read(order, batchSize: 4, augment: null))
         {
             using var scope = NewDisposeScope();
             var expected = Batches.Images(inMemory, order.AsSpan(start, batch.Count), CPU);
@@ -65,7 +65,7 @@ public sealed class StreamedBatchesTests : IDisposable
         File.Delete(paths[2]);
         using var head = nn.Linear(3, 2);
 
-        var result = Fitter.Evaluate(head, input => head.call(input.mean([2, 3])), new ImageBatchSource(set, CPU, new Random(0)), 4, new QuietProgress(), "evaluate");
+        var result = Fitter.Evaluate(head, input => head.call(input.mean([2, 3])), new ImageBatchSource(set, CPU), 4, new QuietProgress(), "evaluate");
 
         Assert.Equal(5, result.Count);
         Assert.Equal(5, result.Truth.Length);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Trainer.Data;
 using DogsVsCats.Vision.Trainer.Export;
@@ -106,8 +107,12 @@ public static class TrainerCli
         var defaults = new TrainingSettings();
         var data = new Option<string>("--data", "-d")
         {
-            Description = "Folder of photos: one sub-folder per class (cat/, dog/, ...), or Kaggle's flat layout (cat.0.jpg, dog.0.jpg). With train/ and val/ sub-folders, val/ is the validation set.",
-            Required = true,
+            Description = "Folder of photos: one sub-folder per class (cat/, dog/, ...), or Kaggle's flat layout (cat.0.jpg, dog.0.jpg). With train/ and val/ sub-folders, val/ is the validation set. Required unless --resume.",
+        };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "RUN_FOLDER: continue a run that was stopped (Ctrl+C, a kill, a power loss) from its last completed epoch, with the options it started with: strategies that finished are not trained again, the report covers the whole run. Options that decide results may be left out; given, they must match the run's. Only --device, --frozen-engine, --threads, --decode-threads and --cache-dir may differ; --out is not used.",
+            HelpName = "RUN_FOLDER",
         };
         var strategy = new Option<string>("--strategy", "-s")
         {
@@ -172,27 +177,59 @@ public static class TrainerCli
         };
         reportPhotos.AcceptOnlyFromAmong([.. Enum.GetNames<ReportPhotos>().Select(n => n.ToLowerInvariant())]);
 
-        var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report.")
+        var command = new Command("train", "Train with one or all strategies, compare them on validation loss and report. " + ExitCodes.Help)
         {
-            data, strategy, backbone, weights, imageSize, unfreeze, device, frozenEngine, precision, epochs, patience, batch, lr, finetuneLr, headLr, schedule, warmup, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
+            data, resume, strategy, backbone, weights, imageSize, unfreeze, device, frozenEngine, precision, epochs, patience, batch, lr, finetuneLr, headLr, schedule, warmup, momentum, decay, noAugment, valSplit, seed, limit, output, cache, threads, decodeThreads, int8, tta, export, reportPhotos,
         };
+
+        // The options that decide a run's results: recorded in its run.json with their values, what --resume continues
+        // with; paths as full paths, so a resume from another folder finds the same files.
+        RecordedOption[] recorded =
+        [
+            Recorded(data, FullPath), Recorded(strategy), Recorded(backbone), Recorded(weights, FullPath), Recorded(imageSize), Recorded(unfreeze),
+            Recorded(precision), Recorded(epochs), Recorded(patience), Recorded(batch), Recorded(lr), Recorded(finetuneLr), Recorded(headLr),
+            Recorded(schedule), Recorded(warmup), Recorded(momentum), Recorded(decay), Recorded(noAugment), Recorded(valSplit), Recorded(seed),
+            Recorded(limit), Recorded(int8), Recorded(tta), Recorded(export), Recorded(reportPhotos),
+        ];
         command.SetAction(parsed =>
         {
+            using var stop = new CancellationTokenSource();
+            // The first Ctrl+C stops the run between two steps, its last completed epoch saved; a second one ends it at once.
+            void OnCancel(object? sender, ConsoleCancelEventArgs e)
+            {
+                if (!stop.IsCancellationRequested)
+                {
+                    e.Cancel = true;
+                    stop.Cancel();
+                    Console.Error.WriteLine("Stopping after the current step (Ctrl+C again to end at once)...");
+                }
+            }
+
+            Console.CancelKeyPress += OnCancel;
             try
             {
-                var positive = new (string Name, double Value)[] { ("--batch-size", parsed.GetValue(batch)), ("--lr", parsed.GetValue(lr)), ("--finetune-lr", parsed.GetValue(finetuneLr)), ("--head-lr", parsed.GetValue(headLr) ?? 1), ("--patience", parsed.GetValue(patience)) };
+                // Resuming, the recorded options come from run.json; the others, which only say how to run, from this command line.
+                var runFolder = parsed.GetValue(resume);
+                var resumed = runFolder is null ? null : Resumed(command, runFolder, parsed, recorded);
+                T Value<T>(Option<T> option) => (resumed is not null && recorded.Any(r => r.Option == option) ? resumed : parsed).GetValue(option)!;
+                if (Value(data) is null)
+                {
+                    throw new ArgumentException("--data is required: the folder of photos to train on (or --resume RUN_FOLDER to continue a run).");
+                }
+
+                var positive = new (string Name, double Value)[] { ("--batch-size", Value(batch)), ("--lr", Value(lr)), ("--finetune-lr", Value(finetuneLr)), ("--head-lr", Value(headLr) ?? 1), ("--patience", Value(patience)) };
                 foreach (var (name, value) in positive.Where(p => p.Value <= 0))
                 {
                     throw new ArgumentException($"{name} must be greater than 0 (got {value}).");
                 }
 
-                if (parsed.GetValue(epochs) is <= 0)
+                if (Value(epochs) is <= 0)
                 {
                     throw new ArgumentException("--epochs must be at least 1.");
                 }
 
-                var spec = new BackboneSpec(parsed.GetValue(backbone)!, parsed.GetValue(weights), parsed.GetValue(imageSize) ?? Backbones.DefaultImageSize(parsed.GetValue(backbone)!));   // checked, weights loaded, before any photo is decoded
-                IReadOnlyList<string>? blocks = parsed.GetValue(unfreeze) is { } list
+                var spec = new BackboneSpec(Value(backbone)!, Value(weights), Value(imageSize) ?? Backbones.DefaultImageSize(Value(backbone)!));   // checked, weights loaded, before any photo is decoded
+                IReadOnlyList<string>? blocks = Value(unfreeze) is { } list
                     ? [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]
                     : null;
                 if (blocks is not null && Backbones.UnfreezeProblem(spec.Name, blocks) is { } problem)
@@ -203,46 +240,118 @@ public static class TrainerCli
                 var settings = new TrainingSettings
                 {
                     Unfreeze = blocks,
-                    BatchSize = parsed.GetValue(batch),
-                    LearningRate = parsed.GetValue(lr),
-                    FinetuneLearningRate = parsed.GetValue(finetuneLr),
-                    FinetuneHeadLearningRate = parsed.GetValue(headLr),
-                    FinetuneSchedule = Enum.Parse<ScheduleKind>(parsed.GetValue(schedule)!, ignoreCase: true),
-                    WarmupEpochs = parsed.GetValue(warmup),
-                    Momentum = parsed.GetValue(momentum),
-                    Decay = parsed.GetValue(decay),
-                    Epochs = parsed.GetValue(epochs),
-                    Patience = parsed.GetValue(patience),
-                    Augment = !parsed.GetValue(noAugment),
-                    Seed = parsed.GetValue(seed),
-                    CacheDirectory = parsed.GetValue(cache)!,
-                    Device = DeviceSelection.Select(Enum.Parse<DeviceRequest>(parsed.GetValue(device)!, ignoreCase: true), Console.WriteLine),
-                    FrozenEngine = Enum.Parse<FrozenEngine>(parsed.GetValue(frozenEngine)!, ignoreCase: true),
-                    Precision = TrainingPrecisions.Parse(parsed.GetValue(precision)!),
+                    BatchSize = Value(batch),
+                    LearningRate = Value(lr),
+                    FinetuneLearningRate = Value(finetuneLr),
+                    FinetuneHeadLearningRate = Value(headLr),
+                    FinetuneSchedule = Enum.Parse<ScheduleKind>(Value(schedule)!, ignoreCase: true),
+                    WarmupEpochs = Value(warmup),
+                    Momentum = Value(momentum),
+                    Decay = Value(decay),
+                    Epochs = Value(epochs),
+                    Patience = Value(patience),
+                    Augment = !Value(noAugment),
+                    Seed = Value(seed),
+                    CacheDirectory = Value(cache)!,
+                    Device = DeviceSelection.Select(Enum.Parse<DeviceRequest>(Value(device)!, ignoreCase: true), Console.WriteLine),
+                    FrozenEngine = Enum.Parse<FrozenEngine>(Value(frozenEngine)!, ignoreCase: true),
+                    Precision = TrainingPrecisions.Parse(Value(precision)!),
+                    Stop = stop.Token,
                 };
                 var request = new RunRequest
                 {
-                    DataRoot = parsed.GetValue(data)!,
-                    Strategy = parsed.GetValue(strategy)!,
+                    DataRoot = Value(data)!,
+                    Strategy = Value(strategy)!,
                     Backbone = spec,
-                    ValidationFraction = parsed.GetValue(valSplit),
-                    LimitPerClass = parsed.GetValue(limit),
-                    OutputRoot = parsed.GetValue(output)!,
-                    TorchThreads = parsed.GetValue(threads),
-                    DecodeThreads = parsed.GetValue(decodeThreads),
-                    WriteInt8Model = parsed.GetValue(int8),
-                    Tta = TestTimeAugmentations.Parse(parsed.GetValue(tta)!),
-                    Export = ExportChoice.Parse(parsed.GetValue(export)!),
-                    ReportPhotos = Enum.Parse<ReportPhotos>(parsed.GetValue(reportPhotos)!, ignoreCase: true),
+                    ValidationFraction = Value(valSplit),
+                    LimitPerClass = Value(limit),
+                    OutputRoot = Value(output)!,
+                    TorchThreads = Value(threads),
+                    DecodeThreads = Value(decodeThreads),
+                    WriteInt8Model = Value(int8),
+                    Tta = TestTimeAugmentations.Parse(Value(tta)!),
+                    Export = ExportChoice.Parse(Value(export)!),
+                    ReportPhotos = Enum.Parse<ReportPhotos>(Value(reportPhotos)!, ignoreCase: true),
+                    Resume = runFolder,
+                    Arguments = [.. recorded.SelectMany(r => r.Arguments(resumed ?? parsed))],
                 };
                 return train(request, settings);
             }
+            catch (RunStoppedException e)
+            {
+                parsed.InvocationConfiguration.Output.WriteLine($"Stopped: every completed epoch is saved in {e.RunDirectory}. To continue the run:");
+                parsed.InvocationConfiguration.Output.WriteLine($"  ./dogsvscats train --resume {ShellQuoted(e.RunDirectory)}");
+                return ExitCodes.Interrupted;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                parsed.InvocationConfiguration.Output.WriteLine("Stopped before training began: nothing to resume.");
+                return ExitCodes.Interrupted;
+            }
             catch (Exception e) when (e is DatasetException or ArgumentException or InvalidOperationException or FileNotFoundException or ExportException or BackboneWeightsException)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                parsed.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
                 return ExitCodes.BadInput;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= OnCancel;
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// The parse of <paramref name="folder"/>'s recorded options, once every recorded option given on this command line
+    /// is found to agree with it.
+    /// </summary>
+    private static ParseResult Resumed(Command command, string folder, ParseResult given, IReadOnlyList<RecordedOption> recorded)
+    {
+        var record = RunFolder.ReadUnfinished(folder);
+        var run = command.Parse([.. record.Arguments]);
+        if (run.Errors.Count > 0)
+        {
+            throw new ArgumentException($"The options recorded in {Path.Combine(folder, RunFolder.RecordFile)} no longer parse ({run.Errors[0].Message}): start a new run without --resume.");
+        }
+
+        foreach (var option in recorded.Where(r => given.GetResult(r.Option) is { Implicit: false }))
+        {
+            var (now, then) = (option.Value(given), option.Value(run));
+            if (!Equals(now, then))
+            {
+                throw new ArgumentException($"{option.Option.Name} {Shown(now)} contradicts the run's {option.Option.Name} {Shown(then)} (recorded in {Path.Combine(folder, RunFolder.RecordFile)}): leave it out to continue the run as it started, or start a new run without --resume.");
+            }
+        }
+
+        return run;
+    }
+
+    private static RecordedOption Recorded<T>(Option<T> option, Func<string, string>? path = null) =>
+        new(option, parsed => parsed.GetValue(option) is var value && path is not null && value is string text ? path(text) : value);
+
+    private static string FullPath(string path) => Path.GetFullPath(path);
+
+    private static string Shown(object? value) => value switch
+    {
+        null => "(not given)",
+        IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString()!,
+    };
+
+    /// <summary>A folder as one shell word: run folders are named "yyyyMMdd-HHmmss (2)" when taken.</summary>
+    private static string ShellQuoted(string path) =>
+        path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_') ? path : $"'{path.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+
+    /// <summary>An option that decides a run's results, and its value in a parse (a path made full).</summary>
+    private sealed record RecordedOption(Option Option, Func<ParseResult, object?> Value)
+    {
+        /// <summary>The option as arguments that give it this value: none for an unset or false one, the name alone for a set flag.</summary>
+        public IEnumerable<string> Arguments(ParseResult parsed) => Value(parsed) switch
+        {
+            null or false => [],
+            true => [Option.Name],
+            IFormattable number => [Option.Name, number.ToString(null, CultureInfo.InvariantCulture)],
+            var value => [Option.Name, value.ToString()!],
+        };
     }
 }

@@ -38,7 +38,7 @@ public static class MirroredValidation
             using var stem = context.Frozen(backbone, FrozenScope.Stem);
             using var noGrad = no_grad();
             using var task = context.Progress.Start($"validate mirrored: {string.Join(", ", group.Select(g => g.Name))}", source.Count, "img");
-            foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], context.Settings.BatchSize, augment: false))
+            foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], context.Settings.BatchSize, augment: null))
             {
                 using var scope = NewDisposeScope();
                 var features = backbone.LastStage.call(stem.Run(batch.Input.flip(3)));   // [B, D, h, w] of the mirrored images

@@ -48,6 +48,18 @@ public sealed record RunRequest
 
     /// <summary><c>--report-photos</c>: which photos the exported file is scored on for the report.</summary>
     public ReportPhotos ReportPhotos { get; init; } = ReportPhotos.All;
+
+    /// <summary><c>--resume</c>: the folder of an unfinished run to continue in; null starts a new run folder.</summary>
+    public string? Resume { get; init; }
+
+    /// <summary>The options that decide the results, as command-line arguments: recorded in run.json for a resume.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+}
+
+/// <summary>Ctrl+C stopped the run between two steps; <see cref="RunDirectory"/> is what <c>--resume</c> continues.</summary>
+public sealed class RunStoppedException(string runDirectory, Exception inner) : Exception($"The run in {runDirectory} was stopped.", inner)
+{
+    public string RunDirectory { get; } = runDirectory;
 }
 
 /// <summary>Which photos the exported model file is scored on after the run (calibration, galleries of mistakes).</summary>
@@ -77,20 +89,53 @@ public static class TrainingRun
         var export = ExportFor(request);
         CheckBackbone(request.Backbone, progress);
         var data = Load(request, progress);
-        // runs/yyyyMMdd-HHmmss, or "... (2)" when that exists: an earlier run is never overwritten.
-        var runDirectory = FreePath.CreateDirectory(Path.Combine(request.OutputRoot, started.ToString("yyyyMMdd-HHmmss")));
-        progress.Log($"Run folder: {runDirectory}");
+        settings.Stop.ThrowIfCancellationRequested();
+        string runDirectory;
+        if (request.Resume is { } resume)
+        {
+            runDirectory = resume;
+            started = RunFolder.ReadUnfinished(resume).Started;
+            progress.Log($"Run folder: {runDirectory} (resumed)");
+        }
+        else
+        {
+            // runs/yyyyMMdd-HHmmss, or "... (2)" when that exists: an earlier run is never overwritten.
+            runDirectory = FreePath.CreateDirectory(Path.Combine(request.OutputRoot, started.ToString("yyyyMMdd-HHmmss")));
+            RunFolder.Start(runDirectory, new RunRecord(started, request.Arguments, Finished: false));
+            progress.Log($"Run folder: {runDirectory}");
+        }
 
         var context = new StrategyContext(data.Train, data.Validation, data.Split.Classes, request.Backbone, settings, runDirectory, progress);
         var outcomes = new Dictionary<string, StrategyOutcome>();
         try
         {
+            var earlierSeconds = 0.0;
             foreach (var strategy in plan)
             {
+                if (RunFolder.Restore(context, strategy) is { } finished)
+                {
+                    outcomes[strategy.Name] = finished;
+                    earlierSeconds += finished.Result.TrainSeconds;
+                    continue;
+                }
+
                 // What a strategy starts from reaches it through its declared dependencies, which the plan ran before it.
                 var dependencies = strategy.DependsOn.ToDictionary(name => name, name => outcomes[name]);
-                outcomes[strategy.Name] = strategy.Run(context, dependencies);
+                try
+                {
+                    outcomes[strategy.Name] = strategy.Run(context, dependencies);
+                }
+                catch (OperationCanceledException e) when (settings.Stop.IsCancellationRequested)
+                {
+                    throw new RunStoppedException(runDirectory, e);
+                }
+
+                RunFolder.SaveOutcome(context.Directory(strategy), outcomes[strategy.Name]);
             }
+
+            // A session stopped after the export left these; this one writes them again from the same models.
+            File.Delete(Path.Combine(runDirectory, ModelFile));
+            File.Delete(Int8Quantizer.Int8Path(Path.Combine(runDirectory, ModelFile)));
 
             var results = plan.Select(s => outcomes[s.Name].Result).ToList();
             // The report's winner is the selection's: one rule names it and decides what model.onnx holds.
@@ -99,7 +144,7 @@ public static class TrainingRun
             var summary = new DatasetSummary(
                 Path.GetFullPath(request.DataRoot), data.Split.Layout, data.Split.Classes, data.Train.Count, data.Validation.Count,
                 data.Split.ExplicitValidation, data.Skipped.Files);
-            var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, clock.Elapsed.TotalSeconds) { Selection = selection };
+            var report = new RunReport(started, Describe(request.Backbone), settings.Device.ToString(), summary, results, winner, reason, earlierSeconds + clock.Elapsed.TotalSeconds) { Selection = selection };
             ReportWriter.Write(runDirectory, report);
             progress.Log($"Winner: {winner}. {reason}");
             progress.Log($"Report: {Path.Combine(runDirectory, ReportWriter.MarkdownFile)}");
@@ -123,6 +168,7 @@ public static class TrainingRun
                 progress.Log($"Int8 model: {int8} (calibrated on {quantized.CalibrationImages} training photos)");
             }
 
+            RunFolder.Finish(runDirectory);
             return (report, runDirectory);
         }
         finally

@@ -55,7 +55,7 @@ public static class PooledFeatures
             var frozen = frozenBackbone.Value;
             using (var task = context.Progress.Start($"{strategy}: extract {split} ({frozen.Engine})", images.Count, "img"))
             {
-                foreach (var batch in context.Images(images).Read([.. Enumerable.Range(0, images.Count)], settings.BatchSize, augment: false))
+                foreach (var batch in context.Images(images).Read([.. Enumerable.Range(0, images.Count)], settings.BatchSize, augment: null))
                 {
                     using var scope = NewDisposeScope();
                     var pooled = frozen.Run(batch.Input);   // [B, D]

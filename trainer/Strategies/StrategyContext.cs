@@ -48,7 +48,7 @@ public sealed record StrategyContext(
     public FrozenPart Frozen(Backbone backbone, FrozenScope scope) =>
         FrozenPart.Create(backbone, scope, Settings.FrozenEngine, Settings.Device, torch.get_num_threads());
 
-    public ImageBatchSource Images(ImageSet set) => new(set, Settings.Device, new Random(Settings.Seed));
+    public ImageBatchSource Images(ImageSet set) => new(set, Settings.Device);
 
     /// <summary>--epochs, else the strategy's own default.</summary>
     public int Epochs(Strategy strategy) => Settings.Epochs ?? strategy.DefaultEpochs;

@@ -18,19 +18,20 @@ public interface IBatchSource
     int Count { get; }
 
     /// <summary>
-    /// The batches of one pass over <paramref name="order"/> (indices into the source), in that order. A batch's
-    /// tensors are disposed when the next one is requested: copy what must outlive the step. A photo that can no longer
-    /// be read is left out (the batch is one smaller) and recorded in the set's skipped files.
+    /// The batches of one pass over <paramref name="order"/> (indices into the source), in that order, augmented by
+    /// draws from <paramref name="augment"/> (null: as they are). A batch's tensors are disposed when the next one is
+    /// requested: copy what must outlive the step. A photo that can no longer be read is left out (the batch is one
+    /// smaller) and recorded in the set's skipped files.
     /// </summary>
-    IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment);
+    IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, Random? augment);
 }
 
 /// <summary>Photos decoded as the pass reaches them, a few batches ahead (<see cref="PrefetchDecoder"/>), never all held.</summary>
-public sealed class ImageBatchSource(ImageSet images, Device device, Random random) : IBatchSource
+public sealed class ImageBatchSource(ImageSet images, Device device) : IBatchSource
 {
     public int Count => images.Count;
 
-    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment)
+    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, Random? augment)
     {
         // Threads for this pass only: between passes (and strategies) nothing decoded is held.
         using var decoder = new PrefetchDecoder(images.DecodeThreads);
@@ -42,10 +43,10 @@ public sealed class ImageBatchSource(ImageSet images, Device device, Random rand
             }
 
             var input = Batches.Images(decoded.Pixels, decoded.Count, images.Width, images.Height, device);
-            if (augment)
+            if (augment is not null)
             {
                 using var plain = input;
-                input = Batches.Augment(plain, random);
+                input = Batches.Augment(plain, augment);
             }
 
             var labels = Batches.Labels(images.Labels, decoded.Indices, device);
@@ -71,7 +72,7 @@ public sealed class FeatureBatchSource(Tensor features, int[] labels, int[]? pho
 {
     public int Count => labels.Length;
 
-    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, bool augment)
+    public IEnumerable<Batch> Read(IReadOnlyList<int> order, int batchSize, Random? augment)
     {
         for (var start = 0; start < order.Count; start += batchSize)
         {

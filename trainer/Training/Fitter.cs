@@ -50,7 +50,7 @@ public sealed record FitRequest
 
     public required bool Augment { get; init; }
 
-    /// <summary>Folder for best.pt, epochs.csv and the TensorBoard events of this strategy.</summary>
+    /// <summary>Folder for best.pt, checkpoint.pt, epochs.csv and the TensorBoard events of this strategy.</summary>
     public required string Directory { get; init; }
 
     /// <summary>Unit for progress and throughput (images, or cached vectors).</summary>
@@ -66,37 +66,63 @@ public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth,
 
 public sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
 
-/// <summary>The one training loop: SGD with Nesterov momentum and a per-step schedule, early stopping, best-epoch checkpoint.</summary>
+/// <summary>
+/// The one training loop: SGD with Nesterov momentum and a per-step schedule, early stopping, best-epoch checkpoint,
+/// and after every epoch a <see cref="FitCheckpoint"/> it continues from when its folder holds one.
+/// </summary>
 public static class Fitter
 {
     public static FitResult Fit(FitRequest request, TrainingSettings settings, IProgressReporter progress)
     {
         System.IO.Directory.CreateDirectory(request.Directory);
         var checkpoint = Path.Combine(request.Directory, "best.pt");
-        var random = new Random(settings.Seed);
+        var resumeFrom = Path.Combine(request.Directory, FitCheckpoint.FileName);
         var groups = new[] { new RateGroup(request.Parameters, request.LearningRate) }.Concat(request.OtherGroups)
             .Select(g => new SGD.ParamGroup(g.Parameters, g.LearningRate, settings.Momentum, nesterov: settings.Nesterov));
         using var optimizer = optim.SGD(groups, request.LearningRate, settings.Momentum, nesterov: settings.Nesterov);
         var schedule = request.Schedule ?? new LearningRateSchedule(ScheduleKind.Keras, settings.Decay);
         var stepsPerEpoch = (request.Train.Count + settings.BatchSize - 1) / settings.BatchSize;
-        var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => schedule.Factor(step, request.Epochs, stepsPerEpoch));
-        using var csv = new EpochCsvLog(Path.Combine(request.Directory, "epochs.csv"));
-        var events = torch.utils.tensorboard.SummaryWriter(Path.Combine(request.Directory, "tensorboard"));
-
-        var epochs = new List<EpochRecord>();
-        var best = double.PositiveInfinity;
-        EvaluationResult? bestResult = null;
-        var bestEpoch = 0;
-        var sinceBest = 0;
-        double trainSeconds = 0, validateSeconds = 0;
-        int trainCount = 0, validateCount = 0;
-        for (var epoch = 1; epoch <= request.Epochs; epoch++)
+        var state = FitState.Start;
+        if (File.Exists(resumeFrom))
         {
+            AtomicFile.DeleteLeftovers(request.Directory);
+            // Loaded before the scheduler exists: it reads the steps taken, and the optimizer's state brings back its rates.
+            state = FitCheckpoint.Load(resumeFrom, request.Module, optimizer);
+            optimizer.to(settings.Device);   // the momentum buffers are read onto the CPU
+            if (state.Best is not null && state.BestEpoch == state.Epoch)
+            {
+                // The kill may have come between this checkpoint and best.pt, written after it: the weights are the best's.
+                Save(request.Module, checkpoint);
+            }
+
+            progress.Log($"{request.Strategy}: resumed after epoch {state.Epoch} of {request.Epochs} from {resumeFrom}.");
+        }
+
+        var stepsBefore = state.Steps;
+        var scheduler = optim.lr_scheduler.LambdaLR(optimizer, step => schedule.Factor(stepsBefore + step, request.Epochs, stepsPerEpoch));
+        using var csv = new EpochCsvLog(Path.Combine(request.Directory, "epochs.csv"));
+        foreach (var done in state.Epochs)
+        {
+            csv.Append(done);
+        }
+
+        var events = torch.utils.tensorboard.SummaryWriter(Path.Combine(request.Directory, "tensorboard"));
+        var epochs = state.Epochs.ToList();
+        var (trainSeconds, trainCount, validateSeconds, validateCount) = (state.TrainSeconds, state.TrainCount, state.ValidateSeconds, state.ValidateCount);
+        var stopped = state.SinceBest >= settings.Patience;
+        for (var epoch = state.Epoch + 1; epoch <= request.Epochs && !stopped; epoch++)
+        {
+            // System.Random's state cannot be saved, so every epoch's shuffle, augmentation and dropout draw from
+            // generators seeded by (seed, epoch): a resumed fit continues exactly as an uninterrupted one would.
+            var seed = unchecked((settings.Seed * 1_000_003) + epoch);
+            var random = new Random(seed);
+            torch.manual_seed(seed);
             var clock = Stopwatch.StartNew();
             var lr = optimizer.ParamGroups.First().LearningRate;
-            var (trainLoss, trainAccuracy) = TrainEpoch(request, optimizer, scheduler, random, settings.BatchSize, epoch, progress);
+            var (trainLoss, trainAccuracy, steps) = TrainEpoch(request, optimizer, scheduler, random, settings, epoch, progress);
             trainSeconds += clock.Elapsed.TotalSeconds;
             trainCount += request.Train.Count;
+            settings.Stop.ThrowIfCancellationRequested();
 
             var validation = Evaluate(request.Module, request.Forward, request.Validation, settings.BatchSize, progress, $"{request.Strategy} validate {epoch}", request.Unit);
             validateSeconds += validation.Seconds;
@@ -111,24 +137,37 @@ public static class Fitter
             events.add_scalar("accuracy/validation", (float)validation.Accuracy, epoch);
             events.add_scalar("learning_rate", (float)lr, epoch);
 
-            var improved = validation.Loss < best;
+            var improved = validation.Loss < state.BestLoss;
             progress.Log($"{request.Strategy} epoch {epoch}/{request.Epochs}: train loss {trainLoss:F4} acc {trainAccuracy:P2} | val loss {validation.Loss:F4} acc {validation.Accuracy:P2} | {clock.Elapsed.TotalSeconds:F1} s{(improved ? " | best so far, saved" : string.Empty)}");
+            state = improved
+                ? state with { BestLoss = validation.Loss, Best = validation, BestEpoch = epoch, SinceBest = 0 }
+                : state with { SinceBest = state.SinceBest + 1 };
+            state = state with
+            {
+                Epoch = epoch,
+                Steps = state.Steps + steps,
+                Epochs = [.. epochs],
+                TrainSeconds = trainSeconds,
+                TrainCount = trainCount,
+                ValidateSeconds = validateSeconds,
+                ValidateCount = validateCount,
+            };
+            // The checkpoint before best.pt: a resume after a kill between the two finds best.pt older than the best
+            // epoch the checkpoint names, and rewrites it from the checkpoint's weights, which are that epoch's.
+            FitCheckpoint.Save(resumeFrom, state, request.Module, optimizer);
             if (improved)
             {
-                best = validation.Loss;
-                bestResult = validation;
-                bestEpoch = epoch;
-                sinceBest = 0;
                 Save(request.Module, checkpoint);
             }
-            else if (++sinceBest >= settings.Patience)
+
+            stopped = state.SinceBest >= settings.Patience;
+            if (stopped)
             {
-                progress.Log($"{request.Strategy}: early stop, validation loss has not improved for {settings.Patience} epoch(s); best was epoch {bestEpoch}.");
-                break;
+                progress.Log($"{request.Strategy}: early stop, validation loss has not improved for {settings.Patience} epoch(s); best was epoch {state.BestEpoch}.");
             }
         }
 
-        if (bestResult is null)
+        if (state.Best is null)
         {
             throw new InvalidOperationException($"{request.Strategy}: the validation loss was never finite (training diverged); try a lower learning rate.");
         }
@@ -136,7 +175,7 @@ public static class Fitter
         // The best epoch's weights back into the module; its validation pass already gave the metrics.
         request.Module.load(checkpoint);
         return new FitResult(
-            bestEpoch, epochs, bestResult, checkpoint,
+            state.BestEpoch, epochs, state.Best, checkpoint,
             new PhaseTiming("train", trainSeconds, trainCount),
             new PhaseTiming("validate", validateSeconds, validateCount));
     }
@@ -152,7 +191,7 @@ public static class Fitter
         var predicted = new List<int>(source.Count);
         var rows = new List<float>();
         double lossSum = 0;
-        foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], batchSize, augment: false))
+        foreach (var batch in source.Read([.. Enumerable.Range(0, source.Count)], batchSize, augment: null))
         {
             using var scope = NewDisposeScope();
             var logits = forward(batch.Input);
@@ -170,7 +209,8 @@ public static class Fitter
         return new EvaluationResult(lossSum / count, (double)correct / count, [.. truth], [.. predicted], truth.Count, clock.Elapsed.TotalSeconds, [.. rows], [.. evaluated]);
     }
 
-    private static (double Loss, double Accuracy) TrainEpoch(FitRequest request, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler scheduler, Random random, int batchSize, int epoch, IProgressReporter progress)
+    /// <summary>One pass over the shuffled training set; returns its loss, accuracy and the optimizer steps taken.</summary>
+    private static (double Loss, double Accuracy, int Steps) TrainEpoch(FitRequest request, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler scheduler, Random random, TrainingSettings settings, int epoch, IProgressReporter progress)
     {
         request.SetTrainMode();
         var order = Batches.Shuffled(request.Train.Count, random);
@@ -178,8 +218,11 @@ public static class Fitter
         double lossSum = 0;
         var correct = 0;
         var seen = 0;
-        foreach (var batch in request.Train.Read(order, batchSize, request.Augment))
+        var steps = 0;
+        foreach (var batch in request.Train.Read(order, settings.BatchSize, request.Augment ? random : null))
         {
+            // Ctrl+C abandons the epoch between steps: --resume repeats it from the last completed epoch's checkpoint.
+            settings.Stop.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
             var logits = (request.TrainForward ?? request.Forward)(batch.Input);
             var loss = nn.functional.cross_entropy(logits, batch.Labels);
@@ -188,13 +231,14 @@ public static class Fitter
             request.BeforeStep?.Invoke();
             optimizer.step();
             scheduler.step();
+            steps++;
             lossSum += loss.item<float>() * batch.Count;
             correct += (int)logits.argmax(1).eq(batch.Labels).sum().item<long>();
             seen += batch.Count;
             task.Advance(batch.Attempted);
         }
 
-        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), steps);
     }
 
     /// <summary>Writes the checkpoint beside its target and renames, so a crash never leaves half a file.</summary>

@@ -50,6 +50,9 @@ public sealed record TrainingSettings
 
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
+    /// <summary>Ctrl+C: a fit stops between steps; <c>--resume</c> continues from its last completed epoch's checkpoint.</summary>
+    public CancellationToken Stop { get; init; }
+
     public static string DefaultCacheDirectory
     {
         get
