@@ -86,8 +86,8 @@ public sealed class StrategyTests(SmallRunFixture run)
 #pragma warning restore CA2000
         start.Head.load(Path.Combine(run.RunDirectory, FeaturesStrategy.StrategyName, FeaturesStrategy.HeadCheckpoint));
         finetuned.load(run.Strategy(FinetuneStrategy.StrategyName).CheckpointPath);
-        var before = Fitter.Evaluate(start, start.call, new ImageBatchSource(photos, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
-        var after = Fitter.Evaluate(finetuned, finetuned.call, new ImageBatchSource(photos, CPU, new Random(0)), SmallRunFixture.BatchSize, new QuietProgress(), "finetune best.pt");
+        var before = Fitter.Evaluate(start, start.call, new ImageBatchSource(photos, CPU), SmallRunFixture.BatchSize, new QuietProgress(), "features head");
+        var after = Fitter.Evaluate(finetuned, finetuned.call, new ImageBatchSource(photos, CPU), SmallRunFixture.BatchSize, new QuietProgress(), "finetune best.pt");
 
         Assert.True(after.Loss < before.Loss, $"finetune's held-out loss {after.Loss:F4} is not below the features head's {before.Loss:F4}");
     }
