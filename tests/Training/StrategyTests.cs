@@ -68,6 +68,9 @@ public sealed class StrategyTests(SmallRunFixture run)
         Assert.Contains(changed, n => n.Contains(".bn", StringComparison.Ordinal) && n.EndsWith(".bias", StringComparison.Ordinal));
     }
 
+    // Enough held-out photos that a loss difference between the two models is not one photo's noise.
+    private const int HeldOutPerClass = 100;
+
     [Fact]
     public void Finetune_FromTheFeaturesHead_LowersTheLossOnHeldOutPhotos()
     {
@@ -76,9 +79,9 @@ public sealed class StrategyTests(SmallRunFixture run)
         var data = TrainingRun.Load(run.Request(FinetuneStrategy.StrategyName, "unused"), new QuietProgress());
         var used = data.Train.Paths.Concat(data.Validation.Paths).ToHashSet(StringComparer.Ordinal);
         var split = DatasetScanner.Scan(TestData.DogsVsCatsRoot, SmallRunFixture.ValidationFraction, 42);
-        var heldOut = split.Validation.Where(f => !used.Contains(f.Path)).GroupBy(f => f.Label).SelectMany(g => g.Take(16)).ToList();
+        var heldOut = split.Validation.Where(f => !used.Contains(f.Path)).GroupBy(f => f.Label).SelectMany(g => g.Take(HeldOutPerClass)).ToList();
         var photos = ImageLoader.Check(heldOut, 224, 224, new SkipLog());
-        Assert.Equal(32, photos.Count);
+        Assert.Equal(2 * HeldOutPerClass, photos.Count);
 
 #pragma warning disable CA2000 // the TransferModel registers backbone and head and disposes them with itself
         using var start = new TransferModel(Backbones.Create(BackboneSpec.Default), new ClassifierHead(512, data.Split.Classes.Count));
