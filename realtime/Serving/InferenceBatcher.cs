@@ -231,15 +231,13 @@ public sealed class InferenceBatcher : IDisposable
         if (job.WantCam)
         {
             var classes = classifier.Labels.Count;
-            var size = 0;
+            var size = classifier.CamHeight * classifier.CamWidth;
+            cam = new float[job.Count * classes * size];
             for (var i = 0; i < job.Count; i++)
             {
                 for (var c = 0; c < classes; c++)
                 {
-                    var map = classifier.Cam(first + i, c, out var h, out var w);
-                    size = h * w;
-                    cam ??= new float[job.Count * classes * size];
-                    map.CopyTo(cam.AsSpan(((i * classes) + c) * size, size));
+                    classifier.Cam(first + i, c, out _, out _).CopyTo(cam.AsSpan(((i * classes) + c) * size, size));
                 }
             }
         }

@@ -28,7 +28,7 @@ public sealed class ModelHost(
     private Classifier? classifier;
     private volatile bool draining;
 
-    /// <summary>The loaded classifier's description; null until loaded.</summary>
+    /// <summary>The loaded and warmed-up classifier (for its description and labels); null until then.</summary>
     public Classifier? Classifier => batcher is null ? null : classifier;
 
     /// <summary>The batcher while the model is ready and the server not draining; null otherwise (answer 503).</summary>

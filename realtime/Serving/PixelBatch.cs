@@ -71,7 +71,7 @@ public sealed class PixelBatch : IDisposable
     public static PixelBatch FromTensor(ReadOnlyMemory<byte> pixels, int count, ModelDescription model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return new PixelBatch(pixels, count, Enumerable.Repeat(new Size(model.InputWidth, model.InputHeight), count).ToArray(), pooled: null);
+        return new PixelBatch(pixels, count, ModelSized(model, count), pooled: null);
     }
 
     /// <summary>A uint8 tensor sent as JSON numbers (flat, as tritonclient sends them, or nested by row).</summary>
@@ -89,7 +89,7 @@ public sealed class PixelBatch : IDisposable
                 throw new ProtocolException(StatusCodes.Status400BadRequest, $"input 'image' has {written} values in 'data'; its shape says {length}.");
             }
 
-            return new PixelBatch(buffer.AsMemory(0, length), count, Enumerable.Repeat(new Size(model.InputWidth, model.InputHeight), count).ToArray(), buffer);
+            return new PixelBatch(buffer.AsMemory(0, length), count, ModelSized(model, count), buffer);
         }
         catch
         {
@@ -106,6 +106,9 @@ public sealed class PixelBatch : IDisposable
             pooled = null;
         }
     }
+
+    /// <summary>The sizes of images that arrived already at the model's size.</summary>
+    private static Size[] ModelSized(ModelDescription model, int count) => Enumerable.Repeat(new Size(model.InputWidth, model.InputHeight), count).ToArray();
 
     private static void Flatten(JsonElement element, Span<byte> into, ref int written)
     {
