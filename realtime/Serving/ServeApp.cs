@@ -77,12 +77,20 @@ public static class ServeApp
         ServeEndpoints.Map(app, app.Services.GetRequiredService<ModelHost>(), options, metrics, classifier.MinConfidence);
         PageEndpoints.Map(app, app.Services.GetRequiredService<ModelHost>(), options, app.Services.GetService<LiveFeed>(), classifier.MinConfidence);
         app.MapFallback(context => ErrorResponse.WriteAsync(context, StatusCodes.Status404NotFound, $"No endpoint {context.Request.Method} {context.Request.Path}: see GET /v2 and /v2/models/{options.ModelName}, POST /v2/models/{options.ModelName}/infer or /v1/classify."));
-        foreach (var url in options.UrlList.Where(u => !IsLoopback(u)))
+        foreach (var warning in BeyondLoopback(options))
         {
-            logger.LogWarning("Listening on {Url}: beyond this machine, for anyone who can reach it{Key}.", url, options.ApiKey is null ? " (consider --api-key)" : ", with an API key");
+            logger.LogWarning("{Warning}", warning);
         }
 
         return app;
+    }
+
+    /// <summary>The warning line for each address the server would listen on beyond this machine (none for loopback).</summary>
+    public static IEnumerable<string> BeyondLoopback(ServeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.UrlList.Where(u => !IsLoopback(u))
+            .Select(url => $"Listening on {url}: beyond this machine, for anyone who can reach it{(options.ApiKey is null ? " (consider --api-key)" : ", with an API key")}.");
     }
 
     public static bool IsLoopback(string url)

@@ -54,16 +54,25 @@ public sealed class ServeProcessTests(SmallRunFixture run)
     }
 
     [Fact]
-    public async Task BeyondLoopback_LogsTheWarning_KeyFromTheEnvironmentGuardsTheApi()
+    public void BeyondLoopback_TheWarningLineNamesTheAddress_LoopbackHasNone()
+    {
+        // Checked without binding: tests listen on loopback only.
+        var wide = new ServeOptions { Urls = "http://0.0.0.0:8000;http://127.0.0.1:8001", ApiKey = Key };
+        Assert.Equal(["Listening on http://0.0.0.0:8000: beyond this machine, for anyone who can reach it, with an API key."], ServeApp.BeyondLoopback(wide));
+        Assert.Equal(["Listening on http://[::]:8000: beyond this machine, for anyone who can reach it (consider --api-key)."], ServeApp.BeyondLoopback(new ServeOptions { Urls = "http://[::]:8000" }));
+        Assert.Empty(ServeApp.BeyondLoopback(new ServeOptions { Urls = "http://127.0.0.1:8000;http://[::1]:8001;http://localhost:8002" }));
+    }
+
+    [Fact]
+    public async Task KeyFromTheEnvironment_GuardsTheApi()
     {
         var port = FreePort();
         var environment = new Dictionary<string, string> { ["DOGSVSCATS_REALTIME__APIKEY"] = Key };
-        // Bound on every interface; the requests below still go over loopback only.
-        using var serve = ServeProcess.Start(ModelPath, $"http://0.0.0.0:{port}", ["--max-batch", "4"], environment);
+        using var serve = ServeProcess.Start(ModelPath, $"http://127.0.0.1:{port}", ["--max-batch", "4"], environment);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         await serve.WaitReadyAsync(client);
 
-        Assert.Contains($"Listening on http://0.0.0.0:{port}: beyond this machine, for anyone who can reach it, with an API key.", serve.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("beyond this machine", serve.Output, StringComparison.Ordinal);
         using (var refused = await client.GetAsync("/v2"))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
