@@ -47,7 +47,8 @@ public static class RealtimeApp
         }
 
         using var host = builder.Build();
-        return await RunHostAsync(host, cancel);
+        // The model first: a model that cannot be used stops these modes before anything starts, with exit 2.
+        return await RunHostAsync(host, cancel, () => host.Services.GetRequiredService<Classifier>());
     }
 
     /// <summary>Serves the model over HTTP until stopped (Ctrl+C or SIGTERM drain the queue, then exit 0).</summary>
@@ -80,10 +81,11 @@ public static class RealtimeApp
         return errors.Count > 0;
     }
 
-    private static async Task<int> RunHostAsync(IHost host, CancellationToken cancel)
+    private static async Task<int> RunHostAsync(IHost host, CancellationToken cancel, Action? beforeStart = null)
     {
         try
         {
+            beforeStart?.Invoke();
             await host.StartAsync(cancel);
         }
         catch (Exception e) when (HostSetup.IsStartFailure(e))

@@ -17,7 +17,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 public sealed class FrameLoopService(
     IOptions<LiveOptions> options,
     IOptions<ClassifierOptions> classifierOptions,
-    Classifier classifier,
+    LiveLoopRole role,
     FrameChannel channel,
     IEnumerable<IFrameOutput> sinks,
     RunOutcome outcome,
@@ -32,21 +32,46 @@ public sealed class FrameLoopService(
 
     private void Run(CancellationToken stop)
     {
+        Classifier classifier;
+        try
+        {
+            classifier = role.Load();
+        }
+        catch (OperationCanceledException)
+        {
+            return;   // the app stops before the model was there: nothing ran, nothing to say
+        }
+        catch (Exception e) when (HostSetup.IsStartFailure(e))
+        {
+            logger.LogError("{Message}", e.Message);
+            outcome.ExitCode = ExitCodes.BadInput;
+            lifetime.StopApplication();
+            return;
+        }
+
         var input = new LiveInput(settings.Heatmap);
         var outputs = new List<IFrameOutput>();
         using var renderer = new FrameRenderer(classifier.Description.InputWidth, classifier.Description.InputHeight);
         try
         {
             outputs.AddRange(Outputs(input));
-            Loop(input, renderer, outputs, stop);
+            Loop(classifier, input, renderer, outputs, stop);
         }
         catch (Exception e) when (e is IOException or OpenCvSharp.OpenCVException or InvalidOperationException)
         {
             logger.LogError("{Message}", e.Message);
-            outcome.ExitCode = ExitCodes.Failure;
+            if (role.EndsApp)
+            {
+                outcome.ExitCode = ExitCodes.Failure;
+            }
         }
         finally
         {
+            foreach (var output in outputs)
+            {
+                output.End();
+            }
+
             // The host's sinks belong to the host; the loop disposes only the outputs it made.
             foreach (var output in outputs.Except(sinks).OfType<IDisposable>())
             {
@@ -54,7 +79,14 @@ public sealed class FrameLoopService(
             }
 
             channel.DisposeRemaining();
-            lifetime.StopApplication();
+            if (role.EndsApp)
+            {
+                lifetime.StopApplication();
+            }
+            else if (!stop.IsCancellationRequested)
+            {
+                logger.LogInformation("The live view has ended; the server goes on.");
+            }
         }
     }
 
@@ -78,7 +110,7 @@ public sealed class FrameLoopService(
         }
     }
 
-    private void Loop(LiveInput input, FrameRenderer renderer, List<IFrameOutput> outputs, CancellationToken stop)
+    private void Loop(Classifier classifier, LiveInput input, FrameRenderer renderer, List<IFrameOutput> outputs, CancellationToken stop)
     {
         var reader = channel.Channel.Reader;
         var classify = new FrameClassifier(classifier, settings.Smoothing, classifierOptions.Value.MinConfidence);

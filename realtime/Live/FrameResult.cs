@@ -39,4 +39,9 @@ public sealed record FramePass(Frame Frame, ViewState View, LoopStats Stats, Fra
 public interface IFrameOutput
 {
     void Write(FramePass pass);
+
+    /// <summary>The loop has ended (the source ended, the viewer quit, --duration passed or the app stops): no Write follows.</summary>
+    void End()
+    {
+    }
 }

@@ -31,10 +31,26 @@ public sealed class LiveFeed : IFrameOutput
         // with its source, and reads the top class's activation map back at once. Through the batcher its frames
         // would take queue places promised to API clients (503 when full) and Live would have to know Serving. The
         // price: a second ONNX Runtime session (the weights twice in memory) sharing the cores with the batcher.
+        // It loads once the served model has: a broken model is reported once, by the model host, and the two loads do
+        // not compete for the cores while the server comes up. The loop then goes on however its source ends: the
+        // server's API does not depend on it.
         services.AddSingleton(s => new Classifier(classifier.Model, classifier.Device, classifier.Threads, s.GetRequiredService<ILogger<Classifier>>()));
         services.AddSingleton<LiveFeed>();
         services.AddSingleton<IFrameOutput>(s => s.GetRequiredService<LiveFeed>());
-        services.AddLiveLoop(live);
+        services.AddLiveLoop(live, s => new LiveLoopRole(
+            () =>
+            {
+                s.GetRequiredService<ModelHost>().Loaded.GetAwaiter().GetResult();
+                return s.GetRequiredService<Classifier>();
+            },
+            EndsApp: false));
+    }
+
+    /// <summary>The loop has ended: readers get what was published, then their streams end.</summary>
+    public void End()
+    {
+        Frames.Complete();
+        Predictions.Complete();
     }
 
     public void Write(FramePass pass)
@@ -72,6 +88,7 @@ public sealed class NewestValue<T>
     private T? value;
     private long version;
     private int readers;
+    private bool completed;
 
     /// <summary>Whether anyone reads: the producer need not make values nobody takes.</summary>
     public bool Watched => Volatile.Read(ref readers) > 0;
@@ -88,7 +105,22 @@ public sealed class NewestValue<T>
         published.TrySetResult();
     }
 
-    /// <summary>The values published from now on, newest first whenever the reader fell behind, until <paramref name="cancel"/>.</summary>
+    /// <summary>No value follows: each reader ends after the newest value it has not read.</summary>
+    public void Complete()
+    {
+        TaskCompletionSource published;
+        lock (gate)
+        {
+            (completed, published) = (true, next);
+        }
+
+        published.TrySetResult();
+    }
+
+    /// <summary>
+    /// The values published from now on, newest first whenever the reader fell behind, until <see cref="Complete"/> or
+    /// <paramref name="cancel"/>.
+    /// </summary>
     public async IAsyncEnumerable<T> ReadAllAsync([EnumeratorCancellation] CancellationToken cancel)
     {
         Interlocked.Increment(ref readers);
@@ -104,6 +136,7 @@ public sealed class NewestValue<T>
             {
                 T? item = null;
                 Task published;
+                bool ended;
                 lock (gate)
                 {
                     if (version > seen)
@@ -111,13 +144,18 @@ public sealed class NewestValue<T>
                         (item, seen) = (value, version);
                     }
 
-                    published = next.Task;
+                    (published, ended) = (next.Task, completed);
                 }
 
                 if (item is not null)
                 {
                     yield return item;
                     continue;
+                }
+
+                if (ended)
+                {
+                    yield break;
                 }
 
                 await published.WaitAsync(cancel);

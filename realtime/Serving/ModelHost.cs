@@ -24,6 +24,7 @@ public sealed class ModelHost(
     ILogger<ModelHost> logger,
     ILogger<Classifier> classifierLogger) : BackgroundService
 {
+    private readonly TaskCompletionSource loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile InferenceBatcher? batcher;
     private Classifier? classifier;
     private volatile bool draining;
@@ -37,6 +38,9 @@ public sealed class ModelHost(
     public bool Ready => Batcher is not null;
 
     public bool Draining => draining;
+
+    /// <summary>Completes once the model is loaded and warmed up; canceled when it failed to load or the app stops first.</summary>
+    public Task Loaded => loaded.Task;
 
     public override void Dispose()
     {
@@ -52,6 +56,7 @@ public sealed class ModelHost(
         lifetime.ApplicationStopping.Register(() =>
         {
             draining = true;
+            loaded.TrySetCanceled(CancellationToken.None);
             metrics.ModelReady.Set(0);
             logger.LogInformation("Stopping: not ready, no new requests; answering those already taken (up to {Seconds} s).", options.DrainSeconds);
         });
@@ -66,16 +71,19 @@ public sealed class ModelHost(
         {
             logger.LogError("{Message}", e.Message);
             outcome.ExitCode = ExitCodes.BadInput;
+            loaded.TrySetCanceled(CancellationToken.None);
             lifetime.StopApplication();
             return;
         }
         catch (OperationCanceledException)
         {
+            loaded.TrySetCanceled(CancellationToken.None);
             return;
         }
 
         batcher = new InferenceBatcher(classifier, metrics, options.MaxBatch, options.MaxQueue, options.MaxQueueDelayMs);
         metrics.ModelReady.Set(draining ? 0 : 1);
+        loaded.TrySetResult();
         var description = classifier.Description;
         logger.LogInformation(
             "Model '{Name}': {Labels} at {Width}x{Height}, on {Device}; batches of up to {MaxBatch}, queue of {MaxQueue}.",

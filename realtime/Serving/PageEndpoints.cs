@@ -63,17 +63,19 @@ public static class PageEndpoints
             await body.WriteAsync("\r\n"u8.ToArray(), cancel);
         }, stopping));
         app.MapGet("/v1/live/events", context => StreamAsync(context, Live(feed).Predictions, "text/event-stream", (body, json, cancel) =>
-            body.WriteAsync(Encoding.UTF8.GetBytes($"data: {json}\n\n"), cancel).AsTask(), stopping));
+            body.WriteAsync(Encoding.UTF8.GetBytes($"data: {json}\n\n"), cancel).AsTask(), stopping,
+            ended: (body, cancel) => body.WriteAsync(Encoding.UTF8.GetBytes("event: end\ndata: {\"ended\":true}\n\n"), cancel).AsTask()));
     }
 
     private static LiveFeed Live(LiveFeed? feed) =>
         feed ?? throw new ProtocolException(StatusCodes.Status404NotFound, "No live source: start serve with --source (a camera index, video file or stream) to watch its live loop here.");
 
     /// <summary>
-    /// Writes each newest value until the client leaves or the server stops (a stream must not hold up the drain).
-    /// A client slower than the loop skips values instead of queueing them.
+    /// Writes each newest value until the live loop ends (then <paramref name="ended"/>, if given), the client leaves or
+    /// the server stops (a stream must not hold up the drain). A client slower than the loop skips values instead of
+    /// queueing them.
     /// </summary>
-    private static async Task StreamAsync<T>(HttpContext context, NewestValue<T> values, string contentType, Func<Stream, T, CancellationToken, Task> write, CancellationToken stopping)
+    private static async Task StreamAsync<T>(HttpContext context, NewestValue<T> values, string contentType, Func<Stream, T, CancellationToken, Task> write, CancellationToken stopping, Func<Stream, CancellationToken, Task>? ended = null)
         where T : class
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
@@ -86,6 +88,11 @@ public static class PageEndpoints
             {
                 await write(context.Response.Body, value, cancel.Token);
                 await context.Response.Body.FlushAsync(cancel.Token);
+            }
+
+            if (ended is not null)
+            {
+                await ended(context.Response.Body, cancel.Token);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)

@@ -289,10 +289,13 @@ async function drawOverlay(overlay, line, width, height) {
 $('camera-start').addEventListener('click', startCamera);
 $('camera-stop').addEventListener('click', stopCamera);
 
-// The server's live loop (serve --source). Each stream reconnects after a pause if it ends or fails.
+// The server's live loop (serve --source). Each stream reconnects after a pause if it ends or fails, until the
+// server says that the loop has ended (its source did: a video file played to its end).
+
+let liveEnded = false;
 
 async function readStream(path, onChunk) {
-  for (;;) {
+  while (!liveEnded) {
     try {
       const response = await api(path);
       if (response.ok) {
@@ -368,6 +371,12 @@ function showLivePredictions() {
       return;
     }
     const line = JSON.parse(data.slice('data: '.length));
+    if (line.ended) {
+      liveEnded = true;
+      $('live-label').textContent = 'The source has ended.';
+      $('live-confidence').textContent = '';
+      return;
+    }
     $('live-label').textContent = line.label;
     $('live-confidence').textContent = `${(line.confidence * 100).toFixed(1)} %`;
     $('live-frame').textContent = line.frame;
