@@ -88,7 +88,7 @@ public static class RealtimeCli
         Add<string>(nameof(ServeOptions.CorsOrigins), "Origins whose web pages may call the API, separated by ',' (e.g. https://example.com) [default: none].");
         Add<string>(nameof(ServeOptions.ApiKey), "When set, every endpoint but the health probes and the page needs 'Authorization: Bearer KEY' (16+ characters; better from DOGSVSCATS_REALTIME__APIKEY than on a command line others can read).");
         Add<double>(nameof(ServeOptions.DrainSeconds), $"On Ctrl+C or SIGTERM, how long to answer requests already taken before exiting [default: {served.DrainSeconds}].");
-        Add<string>(nameof(ServeOptions.Source), "Also play this camera index, device path, video file or stream live, as realtime does, and show its annotated frames and labels on the page (/v1/live.mjpeg, /v1/live/events). The server stops when a video file ends, unless --loop [default: none].", alias: "-s");
+        Add<string>(nameof(ServeOptions.Source), "Also play this camera index, device path, video file or stream live, as realtime does, and show its annotated frames and labels on the page (/v1/live.mjpeg, /v1/live/events). When a video file ends, the live view ends and the server goes on (--loop restarts the video) [default: none].", alias: "-s");
         Add<bool>(nameof(LiveOptions.RealtimePacing), "Live: play a video file at its own frame rate, as a camera delivers frames.");
         Add<bool>(nameof(LiveOptions.Loop), "Live: restart a video file at its end.");
         Add<bool>(nameof(LiveOptions.Heatmap), "Live: draw the class activation map of the label over the frames.");
