@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// binary_data_output is true. Responses are split the same way, each binary output found by its binary_data_size.
 /// The protocol tests and bench serve's load generator both speak it from here.
 /// </summary>
-public static class TritonWire
+internal static class TritonWire
 {
     public const string HeaderLength = "Inference-Header-Content-Length";
 
@@ -165,9 +165,9 @@ public static class TritonWire
     };
 
     /// <summary>A request body and the length of its JSON header (the Inference-Header-Content-Length value).</summary>
-    public sealed record WireBody(byte[] Bytes, int HeaderLength);
+    internal sealed record WireBody(byte[] Bytes, int HeaderLength);
 
-    public sealed record Output(int[] Shape, float[]? Floats, string[]? Strings, bool WasBinary);
+    internal sealed record Output(int[] Shape, float[]? Floats, string[]? Strings, bool WasBinary);
 
-    public sealed record Result(JsonObject Header, IReadOnlyDictionary<string, Output> Outputs);
+    internal sealed record Result(JsonObject Header, IReadOnlyDictionary<string, Output> Outputs);
 }

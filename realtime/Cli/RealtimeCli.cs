@@ -15,7 +15,7 @@ namespace DogsVsCats.Vision.Realtime.Cli;
 /// configuration (on top of appsettings.json and DOGSVSCATS_ variables); defaults stay in the options types, which the
 /// help text quotes.
 /// </summary>
-public static class RealtimeCli
+internal static class RealtimeCli
 {
     public static RootCommand Build(Func<IReadOnlyDictionary<string, string?>, CancellationToken, Task<int>> run, Func<IReadOnlyDictionary<string, string?>, CancellationToken, Task<int>> serve)
     {

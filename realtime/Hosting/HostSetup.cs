@@ -10,7 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DogsVsCats.Vision.Realtime.Hosting;
 
 /// <summary>What every mode's host has: the bound configuration, one-line console logs, the run's outcome and the classifier's options.</summary>
-public static class HostSetup
+internal static class HostSetup
 {
     public static void Configure(IHostApplicationBuilder builder, IConfiguration configuration, ClassifierOptions classifier)
     {

@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Realtime.Hosting;
 /// case-insensitively: the configuration binder would throw at the first unknown name, so each wrong value (and any
 /// value the binder cannot convert) becomes a line in the error list instead, beside whatever the validators find.
 /// </summary>
-public static class OptionBinder
+internal static class OptionBinder
 {
     public const string Section = "Realtime";
 

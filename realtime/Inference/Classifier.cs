@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Inference;
 /// what is live-specific here: the device choice and its log lines, the int8 warning, a warm-up run, and one
 /// <see cref="Prediction"/> record per image. Not thread-safe, as its runner: callers serialise.
 /// </summary>
-public sealed class Classifier : IDisposable
+internal sealed class Classifier : IDisposable
 {
     private readonly ModelRunner runner;
 

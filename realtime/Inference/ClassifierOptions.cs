@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>What every mode shares: the model, where it runs, and the confidence below which a label is 'uncertain'.</summary>
-public sealed class ClassifierOptions
+internal sealed class ClassifierOptions
 {
     /// <summary>The exported model.onnx (from 'trainer train' or 'trainer export').</summary>
     public string Model { get; set; } = "";

@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Realtime.Labelling;
 
 /// <summary>Folder labelling's settings (a folder or one image as the source); bound by the app's option binder.</summary>
-public sealed class FolderOptions
+internal sealed class FolderOptions
 {
     /// <summary>The folder (searched recursively) or image.</summary>
     public string Source { get; set; } = "";

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// destination. Rows are appended and flushed to disk after every batch, so an interrupted run keeps what it did and a
 /// rerun skips those files (the last row for a path wins).
 /// </summary>
-public sealed class LabelsCsv : IDisposable
+internal sealed class LabelsCsv : IDisposable
 {
     private readonly StreamWriter writer;
 

@@ -5,7 +5,7 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>Classify + smooth: turns a frame into its <see cref="FrameResult"/>, the only thing later stages read.</summary>
-public sealed class FrameClassifier(Classifier classifier, double smoothing, double minConfidence)
+internal sealed class FrameClassifier(Classifier classifier, double smoothing, double minConfidence)
 {
     private readonly Mat[] batch = new Mat[1];
     private readonly ProbabilitySmoother smoother = new(smoothing);
@@ -35,7 +35,7 @@ public sealed class FrameClassifier(Classifier classifier, double smoothing, dou
 /// Averages probabilities over frames (exponential moving average, <paramref name="weight"/> for the newest), so the
 /// label does not flicker between frames.
 /// </summary>
-public sealed class ProbabilitySmoother(double weight)
+internal sealed class ProbabilitySmoother(double weight)
 {
     private float[]? average;
 

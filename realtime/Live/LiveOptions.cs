@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>The live loop's settings (camera, video, stream); bound by the app's option binder.</summary>
-public sealed class LiveOptions
+internal sealed class LiveOptions
 {
     /// <summary>Camera index, device path, video file, rtsp/http url or image sequence.</summary>
     public string Source { get; set; } = "0";

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// compared as SHA-256 digests in constant time, so neither the time nor a length difference tells a guess how close
 /// it came.
 /// </summary>
-public sealed class ApiKeyCheck(string key)
+internal sealed class ApiKeyCheck(string key)
 {
     private readonly byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(key));
 

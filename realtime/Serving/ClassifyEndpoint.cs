@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// <see cref="PredictionLine"/>. <c>?cam=true</c> adds the activation map of the label drawn over what the model saw,
 /// as a base64 PNG.
 /// </summary>
-public static class ClassifyEndpoint
+internal static class ClassifyEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ModelHost host, ServeOptions options, double minConfidence)
     {

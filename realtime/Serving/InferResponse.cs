@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// Writes an Open Inference Protocol infer response: the requested outputs as JSON data or, where asked, as binary
 /// data after the JSON header (its length in Inference-Header-Content-Length), as tritonclient.http reads them.
 /// </summary>
-public static class InferResponse
+internal static class InferResponse
 {
     /// <param name="predictions">One per image, in request order.</param>
     /// <param name="cam">[N, classes, h, w] when the request asked for 'cam'.</param>

@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// Server-Sent Events readers take; a slow reader skips to the newest, nothing queues. Nothing is encoded while
 /// nobody watches.
 /// </summary>
-public sealed class LiveFeed : IFrameOutput
+internal sealed class LiveFeed : IFrameOutput
 {
     private const int JpegQuality = 80;
 
@@ -80,7 +80,7 @@ public sealed class LiveFeed : IFrameOutput
 /// The newest of a stream of values, for any number of readers: each reader gets the values published after it
 /// started, skipping any that came while it was busy. Only one value is held, however slow a reader.
 /// </summary>
-public sealed class NewestValue<T>
+internal sealed class NewestValue<T>
     where T : class
 {
     private readonly object gate = new();

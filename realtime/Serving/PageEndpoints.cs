@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// needs to know about the model at /v1/info, and, with serve --source, the live loop as MJPEG at /v1/live.mjpeg and
 /// its predictions as Server-Sent Events at /v1/live/events. Photos and camera frames go to POST /v1/classify.
 /// </summary>
-public static class PageEndpoints
+internal static class PageEndpoints
 {
     private const string Boundary = "frame";
 

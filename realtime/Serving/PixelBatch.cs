@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// received. Encoded photos are decoded and resized here, on the request's thread (so decoding runs in parallel
 /// across requests, and the batcher only copies bytes); a tensor already at the model's size is used where it lies.
 /// </summary>
-public sealed class PixelBatch : IDisposable
+internal sealed class PixelBatch : IDisposable
 {
     /// <summary>
     /// The most pixels a photo may declare: above any phone camera's 48 MP, and a bound on what one decode allocates

@@ -18,7 +18,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// The serve mode's host: ASP.NET Core's Kestrel (from the shared framework) with only what the server uses, the
 /// same configuration layers and logs as the other modes, and the model loaded in the background.
 /// </summary>
-public static class ServeApp
+internal static class ServeApp
 {
     public static WebApplication Build(IConfiguration configuration, ClassifierOptions classifier, ServeOptions options, LiveOptions? live = null)
     {

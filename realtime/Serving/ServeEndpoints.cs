@@ -16,7 +16,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// plain <c>/v1/classify</c> for people and scripts, and <c>/metrics</c>. Every refusal is {"error": ...} with the
 /// status the protocol names (see <see cref="ProtocolException"/>).
 /// </summary>
-public static class ServeEndpoints
+internal static class ServeEndpoints
 {
     public const string ModelVersion = "1";
 
@@ -187,7 +187,7 @@ public static class ServeEndpoints
 }
 
 /// <summary>Writes a refusal as the protocol's error object.</summary>
-public static class ErrorResponse
+internal static class ErrorResponse
 {
     // Quotes and '+' stay readable; the body is JSON, never HTML.
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Serving;
 
 /// <summary>The HTTP server's settings (serve mode); bound by the app's option binder like every other mode's.</summary>
-public sealed class ServeOptions
+internal sealed class ServeOptions
 {
     public const string DefaultUrl = "http://127.0.0.1:8000";
 

@@ -15,7 +15,7 @@ namespace DogsVsCats.Vision.Trainer.Cli;
 /// The command line: <c>trainer train</c> and <c>trainer export</c>. Each command turns what was typed into its request
 /// and hands it to the work it names, so what an option sets can be read before anything runs.
 /// </summary>
-public static class TrainerCli
+internal static class TrainerCli
 {
     public static RootCommand Build() => Build(Train, Export);
 

@@ -5,7 +5,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>Checks, decodes and resizes image files, skipping (never throwing for) files that cannot be used.</summary>
-public static class ImageLoader
+internal static class ImageLoader
 {
     /// <summary>
     /// The files of <paramref name="files"/> that pass <see cref="ImageFile.TryCheck"/> (they open, are not empty, look

@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Data;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>The photos an int8 model is calibrated on: training photos only, evenly spread, decoded at the model's size.</summary>
-public static class CalibrationPhotos
+internal static class CalibrationPhotos
 {
     /// <summary>
     /// Calibration photos from a folder: when it is a labelled dataset (as <c>trainer train</c> reads it), only its

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>Writes a trained model as one self-describing ONNX file (model contract version 1, see <see cref="ModelContract"/>).</summary>
-public static class ModelExporter
+internal static class ModelExporter
 {
     public const string Producer = "DogsVsCats.Vision trainer";
 

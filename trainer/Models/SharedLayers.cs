@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// Which layers two trained models hold identically (the pretrained stem every strategy keeps frozen, the last stage
 /// that only <c>finetune</c> trains): what an ensemble graph and the mirrored validation pass compute once for all.
 /// </summary>
-public static class SharedLayers
+internal static class SharedLayers
 {
     /// <summary>Every weight and BatchNorm statistic below the last stage is bit-for-bit the same.</summary>
     public static bool SameStem(Backbone a, Backbone b)

@@ -6,7 +6,7 @@ using ScottPlot;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>PNG charts for the run report (ScottPlot 5; text needs a system font, e.g. Debian's fonts-dejavu-core).</summary>
-public static class Plots
+internal static class Plots
 {
     private const int LossWidth = 900;
     private const int LossHeight = 560;

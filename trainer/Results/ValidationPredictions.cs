@@ -4,7 +4,7 @@ namespace DogsVsCats.Vision.Trainer.Results;
 /// One model's logits on every validation photo, [N, C] row-major, with each photo's true class and file: what
 /// test-time augmentation, temperature, ensembles and the bootstrap are measured on, without running the model again.
 /// </summary>
-public sealed record ValidationPredictions
+internal sealed record ValidationPredictions
 {
     public ValidationPredictions(float[] logits, int classes, int[] truth, IReadOnlyList<string> paths)
     {

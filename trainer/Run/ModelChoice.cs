@@ -7,7 +7,7 @@ using DogsVsCats.Vision.Trainer.Strategies;
 namespace DogsVsCats.Vision.Trainer.Run;
 
 /// <summary>The end of a run: measure every candidate on validation, choose what to export, fit its temperature, write it.</summary>
-public static class ModelChoice
+internal static class ModelChoice
 {
     /// <summary>What <c>--export</c> accepts for a run of <paramref name="plan"/>; anything else fails before training.</summary>
     public static void Check(ExportChoice export, IReadOnlyList<Strategy> plan)

@@ -8,7 +8,7 @@ namespace DogsVsCats.Vision.Trainer.Selection;
 /// Something that could be exported, as its validation predictions: the mean over <see cref="Views"/> (models, and
 /// each model's mirrored pass under test-time augmentation) of softmax(logits / T), exactly what its graph computes.
 /// </summary>
-public sealed record PredictionCandidate
+internal sealed record PredictionCandidate
 {
     /// <summary>Probabilities below this count as this in the log loss, so one confident mistake stays finite.</summary>
     private const double ProbabilityFloor = 1e-15;

@@ -5,7 +5,7 @@ namespace DogsVsCats.Vision.Trainer.Selection;
 /// the single strategy with the lowest validation loss under the export's test-time augmentation; within
 /// <see cref="LossTieTolerance"/> of it, the higher validation accuracy. A diverged strategy (NaN loss) never wins.
 /// </summary>
-public static class WinnerRule
+internal static class WinnerRule
 {
     public const double LossTieTolerance = 1e-9;
 

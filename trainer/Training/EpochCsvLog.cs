@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Results;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Per-epoch CSV, flushed after every row so a crashed or interrupted run still leaves its history.</summary>
-public sealed class EpochCsvLog : IDisposable
+internal sealed class EpochCsvLog : IDisposable
 {
     public const string Header = "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,seconds,learning_rate";
 

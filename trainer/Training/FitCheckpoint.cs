@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Trainer.Training;
 /// Where a fit stood after its last completed epoch: the epochs so far, the schedule's position (optimizer steps
 /// taken), early stopping (best loss, its epoch and evaluation, epochs since) and the time spent in each phase.
 /// </summary>
-public sealed record FitState(
+internal sealed record FitState(
     int Epoch,
     int Steps,
     IReadOnlyList<EpochRecord> Epochs,
@@ -33,7 +33,7 @@ public sealed record FitState(
 /// backbone, tens of MB that a new model loads as they were) and the optimizer's state (momentum buffers, rates). One
 /// file through the shared durable write: a kill during a save leaves the previous checkpoint whole.
 /// </summary>
-public static class FitCheckpoint
+internal static class FitCheckpoint
 {
     public const string FileName = "checkpoint.pt";
 
