@@ -22,7 +22,6 @@ internal static class LoadGenerator
     /// server's first requests on them pass before the clock starts.</param>
     public static async Task<LoadRun> RunAsync(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit, bool warmUp = true)
     {
-        ArgumentNullException.ThrowIfNull(bodies);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
         using var handler = new SocketsHttpHandler
         {

@@ -58,7 +58,6 @@ internal static partial class ServeBenchmark
 
     public static async Task Run(ServeBenchmarkRequest request)
     {
-        ArgumentNullException.ThrowIfNull(request);
         var jpegs = Directory.EnumerateFiles(request.Photos, "*", SearchOption.AllDirectories)
             .Where(IsJpeg).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToList();
         Console.WriteLine($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {(request.Threads > 0 ? request.Threads : Environment.ProcessorCount)} threads, {Environment.ProcessorCount} cores; {jpegs.Count} JPEGs of {request.Photos}, one per request.");

@@ -49,8 +49,6 @@ internal sealed class ServeCommand
     /// <summary>The request the command line makes, or null with what is wrong in <paramref name="errors"/>.</summary>
     public ServeBenchmarkRequest? Read(ParseResult parsed, ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(parsed);
-        ArgumentNullException.ThrowIfNull(errors);
         var modelPath = parsed.GetValue(model)!;
         if (!File.Exists(modelPath))
         {

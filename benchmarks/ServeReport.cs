@@ -12,7 +12,6 @@ internal sealed record LoadStats(int Accepted, int Rejected, int Failed, double 
 {
     public static LoadStats Of(LoadRun run)
     {
-        ArgumentNullException.ThrowIfNull(run);
         return new LoadStats(
             run.Accepted.Count, run.Rejected.Count, run.Failed, run.Seconds,
             Statistics.Percentile(run.Accepted, 0.50), Statistics.Percentile(run.Accepted, 0.95), Statistics.Percentile(run.Accepted, 0.99),
@@ -64,7 +63,6 @@ internal static class ServeReport
 
     public static IReadOnlyList<GoalCheck> Goals(ServeResults results)
     {
-        ArgumentNullException.ThrowIfNull(results);
         var goals = new List<GoalCheck>();
         var full = results.Raw.SingleOrDefault(r => r.Batch == results.MaxBatch);
         var loaded = results.Rows.Where(r => r.Concurrency >= LoadedConcurrency).ToList();
@@ -107,8 +105,6 @@ internal static class ServeReport
     /// <summary>The rows side by side, then the saturation and memory runs, then the goals.</summary>
     public static void Print(ServeResults results, TextWriter output)
     {
-        ArgumentNullException.ThrowIfNull(results);
-        ArgumentNullException.ThrowIfNull(output);
         output.WriteLine($"== {results.Model} ==");
         output.WriteLine($"{"",-12} | {$"server, --max-batch {results.MaxBatch}",-50} | {"server, --max-batch 1",-31} | raw model");
         output.WriteLine($"{"input",-6} {"conc",5} | {"req/s",8} {"img/s",8} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"503",5} | {"img/s",8} {"p50 ms",6} {"p95 ms",6} {"p99 ms",6} | {"batch",5} {"img/s",8} {"ms/batch",8}");

@@ -27,7 +27,6 @@ internal static class TritonWire
     /// </summary>
     public static HttpContent Content(WireBody body)
     {
-        ArgumentNullException.ThrowIfNull(body);
         var content = new ByteArrayContent(body.Bytes);
         content.Headers.Add(HeaderLength, body.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return content;
@@ -36,8 +35,6 @@ internal static class TritonWire
     /// <summary>The body of <see cref="Binary"/>: the JSON header and the input's bytes, with the header's length.</summary>
     public static WireBody BinaryBody(string datatype, int[] shape, byte[] raw, string? id = null, IEnumerable<(string Name, bool Binary, int ClassCount)>? outputs = null)
     {
-        ArgumentNullException.ThrowIfNull(shape);
-        ArgumentNullException.ThrowIfNull(raw);
         var input = new JsonObject
         {
             ["name"] = "image",
@@ -97,7 +94,6 @@ internal static class TritonWire
     /// <summary>An infer response as InferResult reads it: the JSON header, and each output's array (FP32 as floats, BYTES as strings).</summary>
     public static async Task<Result> ReadAsync(HttpResponseMessage response)
     {
-        ArgumentNullException.ThrowIfNull(response);
         var body = await response.Content.ReadAsByteArrayAsync();
         var headerLength = response.Headers.TryGetValues(HeaderLength, out var values) ? int.Parse(values.Single(), System.Globalization.CultureInfo.InvariantCulture) : body.Length;
         var header = JsonNode.Parse(body.AsSpan(0, headerLength))!.AsObject();

@@ -111,8 +111,6 @@ internal static class RealtimeApp
     {
         public static Mode Bind(IConfiguration configuration, List<string> errors)
         {
-            ArgumentNullException.ThrowIfNull(configuration);
-            ArgumentNullException.ThrowIfNull(errors);
             var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
             classifier.Validate(errors);
             var source = configuration[$"{OptionBinder.Section}:{nameof(LiveOptions.Source)}"];
@@ -141,8 +139,6 @@ internal static class RealtimeApp
     {
         public static ServeMode Bind(IConfiguration configuration, List<string> errors)
         {
-            ArgumentNullException.ThrowIfNull(configuration);
-            ArgumentNullException.ThrowIfNull(errors);
             var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
             classifier.Validate(errors);
             var serve = OptionBinder.Bind<ServeOptions>(configuration, errors);

@@ -14,8 +14,6 @@ internal static class HostSetup
 {
     public static void Configure(IHostApplicationBuilder builder, IConfiguration configuration, ClassifierOptions classifier)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configuration);
         builder.Configuration.AddConfiguration(configuration);
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         // The host logs a start failure with its stack trace; the app prints the message that says what to fix instead.

@@ -18,8 +18,6 @@ internal static class OptionBinder
     public static T Bind<T>(IConfiguration configuration, ICollection<string> errors)
         where T : class, new()
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        ArgumentNullException.ThrowIfNull(errors);
         var options = new T();
         var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         // Only this type's keys: another mode's wrong value is that mode's error, not this one's.
@@ -63,7 +61,6 @@ internal static class OptionBinder
     /// <summary>The command-line name of an options property: MinConfidence -> --min-confidence.</summary>
     public static string OptionName(string property)
     {
-        ArgumentNullException.ThrowIfNull(property);
         return "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c).ToString(CultureInfo.InvariantCulture) : char.ToLowerInvariant(c).ToString(CultureInfo.InvariantCulture)));
     }
 }

@@ -25,7 +25,6 @@ internal sealed class Classifier : IDisposable
     /// <param name="cpuHasInt8DotProduct">Whether this CPU has int8 dot products (<see cref="CpuInt8"/>), given so the int8 warning can be shown where it has them.</param>
     public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger, bool cpuHasInt8DotProduct)
     {
-        ArgumentNullException.ThrowIfNull(logger);
         var selected = "CPU";
         runner = new ModelRunner(modelPath, threads, options => selected = SelectDevice(options, device, logger));
         try
@@ -74,7 +73,6 @@ internal sealed class Classifier : IDisposable
     /// <summary>Classifies 8UC3 BGR images of any size (each is resized by the shared rule), one result per image.</summary>
     public IReadOnlyList<Prediction> Classify(IReadOnlyList<Mat> images)
     {
-        ArgumentNullException.ThrowIfNull(images);
         ArgumentOutOfRangeException.ThrowIfZero(images.Count);
         var start = Stopwatch.GetTimestamp();
         var run = runner.Run(images);

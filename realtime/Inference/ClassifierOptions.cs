@@ -17,7 +17,6 @@ internal sealed class ClassifierOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (string.IsNullOrWhiteSpace(Model))
         {
             errors.Add("--model is required: the model.onnx that 'trainer train' or 'trainer export' wrote.");

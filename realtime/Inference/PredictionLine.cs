@@ -110,7 +110,6 @@ internal sealed class PredictionJsonl(string path) : IDisposable
 
     public void Write(IEnumerable<PredictionLine> lines)
     {
-        ArgumentNullException.ThrowIfNull(lines);
         foreach (var line in lines)
         {
             writer.WriteLine(line.ToJson());

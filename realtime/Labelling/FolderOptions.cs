@@ -33,7 +33,6 @@ internal sealed class FolderOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (Sort != SortMode.None && string.IsNullOrWhiteSpace(Out))
         {
             errors.Add($"--sort {OptionBinder.Text(Sort)} needs --out DIR: the folder that receives <label>/ and uncertain/.");

@@ -12,7 +12,6 @@ internal sealed class FrameClassifier(Classifier classifier, double smoothing, d
 
     public FrameResult Classify(Frame frame)
     {
-        ArgumentNullException.ThrowIfNull(frame);
         Prediction raw;
         batch[0] = frame.Image;
         try
@@ -42,7 +41,6 @@ internal sealed class ProbabilitySmoother(double weight)
     /// <summary>The raw prediction with its probabilities replaced by the average up to and including it.</summary>
     public Prediction Next(Prediction raw)
     {
-        ArgumentNullException.ThrowIfNull(raw);
         // A new array each frame: the previous result keeps its own values.
         var next = new float[raw.Probabilities.Length];
         for (var i = 0; i < next.Length; i++)

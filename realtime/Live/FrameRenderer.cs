@@ -23,7 +23,6 @@ internal sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposab
     /// <summary>Draws <paramref name="pass"/> into its display (<see cref="Display"/>).</summary>
     public void Render(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         var display = pass.Display;
         // Paused: the last annotated frame stays on screen with a marker drawn over it once; nothing else is redrawn.
         if (pass.View.Paused && !display.Empty())

@@ -41,7 +41,6 @@ internal sealed class LiveOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (Smoothing is <= 0 or > 1)
         {
             errors.Add($"--smoothing {Smoothing} must be in (0, 1]: the newest frame's weight (1 = no smoothing).");

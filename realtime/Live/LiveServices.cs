@@ -11,7 +11,6 @@ internal static class LiveServices
     /// own (the app's <see cref="Classifier"/>, and the app ends with the loop).</param>
     public static IServiceCollection AddLiveLoop(this IServiceCollection services, LiveOptions options, Func<IServiceProvider, LiveLoopRole>? role = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
         services.AddSingleton(role ?? (s => new LiveLoopRole(s.GetRequiredService<Classifier>, EndsApp: true)));
         // Real-time pacing makes a file behave as a camera: only the newest frame is kept. A file played as a file keeps every frame.
         var live = options.RealtimePacing || !new LiveSource(options.Source).IsVideoFile;

@@ -16,7 +16,6 @@ internal sealed class WindowOutput(LiveInput input) : IFrameOutput, IDisposable
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         Cv2.ImShow(Title, pass.Display);
         LiveCommand? command = (Cv2.WaitKey(1) & 0xFF) switch
         {
@@ -40,7 +39,6 @@ internal sealed class SnapshotOutput(string folder, int atFrame, ILogger logger)
 {
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (!pass.View.Snapshot && pass.Stats.Processed + 1 != atFrame)
         {
             return;
@@ -64,7 +62,6 @@ internal sealed class RecordOutput(string path, double fallbackFps, ILogger logg
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (pass.View.Paused)
         {
             return;
@@ -101,7 +98,6 @@ internal sealed class JsonlOutput(string path) : IFrameOutput, IDisposable
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (pass.Result is not { } result)
         {
             return;
@@ -126,7 +122,6 @@ internal sealed class LogOutput(ILogger logger) : IFrameOutput
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         sinceLast += pass.Stats.DeltaTime;
         if (sinceLast < 1 || pass.Result is not { } result)
         {

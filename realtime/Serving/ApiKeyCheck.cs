@@ -30,7 +30,6 @@ internal sealed class ApiKeyCheck(string key)
 
     public static Task RefuseAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         context.Response.Headers.WWWAuthenticate = "Bearer";
         return ErrorResponse.WriteAsync(context, StatusCodes.Status401Unauthorized, "This server needs an API key: send 'Authorization: Bearer KEY' (the key given to serve with --api-key or DOGSVSCATS_REALTIME__APIKEY).");
     }

@@ -16,9 +16,6 @@ internal static class ClassifyEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ModelHost host, ServeOptions options, double minConfidence)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(options);
         var batcher = ServeEndpoints.Ready(host);
         var classifier = host.Classifier!;
         var wantCam = context.Request.Query["cam"] is var cam && cam.Count > 0 && bool.TryParse(cam[0], out var on) && on;

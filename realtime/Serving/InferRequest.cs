@@ -45,7 +45,6 @@ internal sealed class InferRequest : IDisposable
     /// <summary>Reads and checks a request; every fault is a <see cref="ProtocolException"/> 400 that says what to fix.</summary>
     public static InferRequest Parse(ReadOnlyMemory<byte> body, string? headerLength, ModelDescription model, int maxBatch)
     {
-        ArgumentNullException.ThrowIfNull(model);
         var jsonLength = body.Length;
         if (headerLength is not null)
         {

@@ -54,8 +54,6 @@ internal sealed class InferenceBatcher : IDisposable
 
     public InferenceBatcher(Classifier classifier, ServeMetrics metrics, int maxBatch, int maxQueue, double maxQueueDelayMs)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
-        ArgumentNullException.ThrowIfNull(metrics);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatch);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxQueue);
         (this.classifier, this.metrics, this.maxBatch, this.maxQueue) = (classifier, metrics, maxBatch, maxQueue);
@@ -79,7 +77,6 @@ internal sealed class InferenceBatcher : IDisposable
     /// <summary>Queues a job; false when the queue is full or the server is shutting down (answer 503).</summary>
     public bool TryEnqueue(InferenceJob job)
     {
-        ArgumentNullException.ThrowIfNull(job);
         if (job.Count > maxBatch)
         {
             throw new ArgumentException($"A job of {job.Count} images is larger than the batch ({maxBatch}).", nameof(job));

@@ -22,7 +22,6 @@ internal static class PageEndpoints
     /// <summary>Serves the page's files; before routing, so / is the page and not the API's 404.</summary>
     public static void UseFiles(IApplicationBuilder app)
     {
-        ArgumentNullException.ThrowIfNull(app);
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {
@@ -38,9 +37,6 @@ internal static class PageEndpoints
 
     public static void Map(IEndpointRouteBuilder app, ModelHost host, ServeOptions options, LiveFeed? feed, double minConfidence)
     {
-        ArgumentNullException.ThrowIfNull(app);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(options);
         app.MapGet("/v1/info", context =>
         {
             var classifier = host.Classifier ?? throw new ProtocolException(StatusCodes.Status503ServiceUnavailable, "The model is still loading; retry in a moment.");

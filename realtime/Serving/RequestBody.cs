@@ -20,7 +20,6 @@ internal sealed class RequestBody : IDisposable
 
     public static async Task<RequestBody> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancel)
     {
-        ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength > maxBytes)
         {
             throw TooLarge(request.ContentLength.Value, maxBytes);

@@ -43,7 +43,6 @@ internal sealed class ServeOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (UrlList.Count == 0)
         {
             errors.Add($"--urls is empty; give one or more http://HOST:PORT separated by ';' (default {DefaultUrl}).");

@@ -21,8 +21,6 @@ internal static class TrainerCli
 
     public static RootCommand Build(Func<RunRequest, TrainingSettings, int> train, Func<ExportRequest, int> export)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(export);
         var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
         root.Subcommands.Add(TrainCommand(train));
         root.Subcommands.Add(ExportCommand(export));

@@ -19,7 +19,6 @@ internal static class DatasetScanner
 
     public static DatasetSplit Scan(string root, double validationFraction = DefaultValidationFraction, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(root);
         if (!(validationFraction > 0 && validationFraction < 1))
         {
             throw new DatasetException(

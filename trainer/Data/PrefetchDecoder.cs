@@ -61,8 +61,6 @@ internal sealed class PrefetchDecoder : IDisposable
     /// </summary>
     public IEnumerable<DecodedBatch> Read(ImageSet set, IReadOnlyList<int> order, int batchSize)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        ArgumentNullException.ThrowIfNull(order);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         return ReadIterator(set, order, batchSize);
     }

@@ -39,7 +39,6 @@ internal sealed class SkipLog(Action<SkippedFile>? onSkipped = null)
     /// </summary>
     public bool Add(SkippedFile file)
     {
-        ArgumentNullException.ThrowIfNull(file);
         lock (gate)
         {
             if (!paths.Add(file.Path))

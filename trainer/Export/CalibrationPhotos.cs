@@ -51,7 +51,6 @@ internal static class CalibrationPhotos
     /// <summary>At most <paramref name="count"/> items spread evenly over <paramref name="items"/>, in order.</summary>
     public static IReadOnlyList<T> EvenlySpaced<T>(IReadOnlyList<T> items, int count)
     {
-        ArgumentNullException.ThrowIfNull(items);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         return items.Count <= count ? items : [.. Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)])];
     }

@@ -58,8 +58,6 @@ internal static class Int8Quantizer
     /// </summary>
     public static ModelDescription QuantizeFile(string floatModel, IReadOnlyList<byte[]> photos, string output, bool overwrite, QuantizationSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(photos);
-        ArgumentNullException.ThrowIfNull(settings);
         var full = ModelExporter.Destination(output, overwrite);
 
         if (photos.Count == 0)
@@ -106,9 +104,6 @@ internal static class Int8Quantizer
     /// <summary>The QDQ model for a float model of contract v1 (the input is not changed).</summary>
     public static ModelProto Quantize(ModelProto floatModel, ModelDescription metadata, IReadOnlyList<byte[]> photos, QuantizationSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(floatModel);
-        ArgumentNullException.ThrowIfNull(metadata);
-        ArgumentNullException.ThrowIfNull(settings);
         var model = floatModel.Clone();
         var graph = new QdqGraphEditor(model.Graph);
         graph.FoldBatchNorms();

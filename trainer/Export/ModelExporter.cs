@@ -54,8 +54,6 @@ internal static class ModelExporter
     /// </summary>
     public static void Export(IReadOnlyList<TransferModel> members, ModelDescription metadata, string output, bool overwrite)
     {
-        ArgumentNullException.ThrowIfNull(members);
-        ArgumentNullException.ThrowIfNull(metadata);
         if (members.Count == 0)
         {
             throw new ArgumentException("An export needs at least one model.", nameof(members));

@@ -34,8 +34,6 @@ internal static class Calibration
 
     public static CalibrationFigures Measure(IReadOnlyList<float[]> probabilities, IReadOnlyList<int> truth, int bins = DefaultBins, double minConfidence = DefaultMinConfidence)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
-        ArgumentNullException.ThrowIfNull(truth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bins);
         if (probabilities.Count != truth.Count || probabilities.Count == 0)
         {
@@ -86,7 +84,6 @@ internal static class Calibration
     /// <summary>Cross-entropy of one photo: -log p[truth].</summary>
     public static double Loss(float[] probabilities, int truth)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
         return -Math.Log(Math.Max(probabilities[truth], Floor));
     }
 
@@ -96,7 +93,6 @@ internal static class Calibration
     /// </summary>
     public static float[] Untemper(float[] probabilities, double temperature)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
         if (!double.IsFinite(temperature) || temperature <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "A temperature is a finite number above 0.");

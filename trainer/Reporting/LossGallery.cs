@@ -42,8 +42,6 @@ internal static class LossGallery
     /// <summary>Writes <c>{name}.csv</c> and <c>{name}.png</c> into <paramref name="directory"/>.</summary>
     public static LossList Write(string directory, string name, string split, string title, ScoredSet set, ModelScorer model)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        ArgumentNullException.ThrowIfNull(model);
         var labels = model.Description.Labels;
         var ordered = ByLoss(set.Photos);
         var wrong = ordered.Count(p => !p.Correct);

@@ -32,8 +32,6 @@ internal static class ModelEvaluator
     /// <param name="decodeThreads">Threads that decode the photos; 0 or less = all cores.</param>
     public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet? train, string runDirectory, Action<string> log, int decodeThreads = 0)
     {
-        ArgumentNullException.ThrowIfNull(validation);
-        ArgumentNullException.ThrowIfNull(log);
         using var model = new ModelScorer(modelPath, decodeThreads: decodeThreads);
 
         var validationScores = model.Score(validation.Paths, validation.Labels);

@@ -68,8 +68,6 @@ internal sealed class ModelScorer : IDisposable
     /// <summary>Scores the photos at <paramref name="paths"/> (labels index the model's labels); unreadable files are left out and named.</summary>
     public ScoredSet Score(IReadOnlyList<string> paths, IReadOnlyList<int> labels)
     {
-        ArgumentNullException.ThrowIfNull(paths);
-        ArgumentNullException.ThrowIfNull(labels);
         if (paths.Count != labels.Count)
         {
             throw new ArgumentException($"{paths.Count} paths but {labels.Count} labels.", nameof(labels));

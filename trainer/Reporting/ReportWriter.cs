@@ -29,8 +29,6 @@ internal static partial class ReportWriter
 
     public static void Write(string runDirectory, RunReport report)
     {
-        ArgumentNullException.ThrowIfNull(runDirectory);
-        ArgumentNullException.ThrowIfNull(report);
         var winner = report.Strategies.FirstOrDefault(s => s.Strategy == report.Winner)
             ?? throw new ArgumentException($"The winner '{report.Winner}' is not one of the strategies in the report.", nameof(report));
 

@@ -8,9 +8,6 @@ internal sealed record ClassificationMetrics(double Accuracy, IReadOnlyList<Clas
     /// <summary>Computes the metrics; a ratio with a zero denominator (e.g. a class never predicted) is 0.</summary>
     public static ClassificationMetrics Compute(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, IReadOnlyList<string> classes)
     {
-        ArgumentNullException.ThrowIfNull(truth);
-        ArgumentNullException.ThrowIfNull(predicted);
-        ArgumentNullException.ThrowIfNull(classes);
         if (truth.Count != predicted.Count)
         {
             throw new ArgumentException($"truth has {truth.Count} labels but predicted has {predicted.Count}.", nameof(predicted));

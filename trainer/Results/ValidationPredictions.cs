@@ -8,9 +8,6 @@ internal sealed record ValidationPredictions
 {
     public ValidationPredictions(float[] logits, int classes, int[] truth, IReadOnlyList<string> paths)
     {
-        ArgumentNullException.ThrowIfNull(logits);
-        ArgumentNullException.ThrowIfNull(truth);
-        ArgumentNullException.ThrowIfNull(paths);
         if (classes < 2 || logits.Length != truth.Length * classes || paths.Count != truth.Length)
         {
             throw new ArgumentException($"{logits.Length} logits, {classes} classes, {truth.Length} labels and {paths.Count} paths do not make [N, C] predictions.", nameof(logits));
@@ -38,7 +35,6 @@ internal sealed record ValidationPredictions
     /// </summary>
     public static IReadOnlyList<ValidationPredictions> Common(IReadOnlyList<ValidationPredictions> sets)
     {
-        ArgumentNullException.ThrowIfNull(sets);
         if (sets.Count == 0)
         {
             return sets;

@@ -17,8 +17,6 @@ internal static class MirroredValidation
 {
     public static Dictionary<string, ValidationPredictions> Predict(IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context)
     {
-        ArgumentNullException.ThrowIfNull(outcomes);
-        ArgumentNullException.ThrowIfNull(context);
         var result = new Dictionary<string, ValidationPredictions>();
         foreach (var group in SharedLayers.Group(outcomes, o => o.Outcome.Model.Backbone, SharedLayers.SameBackbone))
         {

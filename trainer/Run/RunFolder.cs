@@ -59,7 +59,6 @@ internal static class RunFolder
     /// </summary>
     public static void SaveOutcome(string strategyDirectory, StrategyOutcome outcome)
     {
-        ArgumentNullException.ThrowIfNull(outcome);
         var finished = new FinishedStrategy(outcome.Result, outcome.Predictions, outcome.TrainedHead);
         AtomicFile.WriteAllText(Path.Combine(strategyDirectory, OutcomeFile), JsonSerializer.Serialize(finished, ReportWriter.JsonOptions) + "\n");
         File.Delete(Path.Combine(strategyDirectory, FitCheckpoint.FileName));
@@ -68,8 +67,6 @@ internal static class RunFolder
     /// <summary>The outcome of <paramref name="strategy"/> when it finished in an earlier session of this run (its model read from its checkpoint), else null.</summary>
     public static StrategyOutcome? Restore(StrategyContext context, Strategy strategy)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(strategy);
         var directory = context.Directory(strategy);
         var path = Path.Combine(directory, OutcomeFile);
         if (!File.Exists(path))

@@ -51,8 +51,6 @@ internal static class ExportSelection
     public static (SelectionReport Report, PredictionCandidate Chosen) Choose(
         IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, TestTimeAugmentation tta, ExportChoice export, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(plain);
-        ArgumentNullException.ThrowIfNull(export);
         if (plain.Count == 0)
         {
             throw new ArgumentException("There are no strategies to choose from.", nameof(plain));

@@ -31,7 +31,6 @@ internal sealed class PairedBootstrap
 
     public PairedBootstrap(IReadOnlyList<PerPhotoScores> candidates, int resamples = DefaultResamples, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(candidates);
         if (candidates.Count == 0 || candidates.Any(c => c.Losses.Length != candidates[0].Losses.Length || c.Correct.Length != c.Losses.Length) || candidates[0].Losses.Length == 0)
         {
             throw new ArgumentException("The bootstrap needs candidates scored on the same, non-empty set of photos.", nameof(candidates));

@@ -15,7 +15,6 @@ internal sealed record PredictionCandidate
 
     public PredictionCandidate(string name, TestTimeAugmentation tta, IReadOnlyList<ValidationPredictions> views)
     {
-        ArgumentNullException.ThrowIfNull(views);
         if (views.Count == 0 || views.Any(v => v.Count != views[0].Count || v.Classes != views[0].Classes || !v.Truth.AsSpan().SequenceEqual(views[0].Truth)))
         {
             throw new ArgumentException($"Candidate '{name}' needs at least one view, all on the same photos.", nameof(views));

@@ -35,7 +35,6 @@ internal static class TemperatureScaling
 
     public static TemperatureFit Fit(PredictionCandidate candidate, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(candidate);
         var all = Enumerable.Range(0, candidate.Count).ToArray();
         var temperature = Fit(candidate, all);
         var before = candidate.Losses(1).Average();
@@ -62,8 +61,6 @@ internal static class TemperatureScaling
     /// <summary>The temperature that minimises the mean log loss over <paramref name="photos"/>.</summary>
     public static double Fit(PredictionCandidate candidate, IReadOnlyList<int> photos)
     {
-        ArgumentNullException.ThrowIfNull(candidate);
-        ArgumentNullException.ThrowIfNull(photos);
         double Loss(double logT)
         {
             var losses = candidate.Losses(Math.Exp(logT));

@@ -12,7 +12,6 @@ internal static class WinnerRule
     /// <summary>The single strategies' figures, the winner first, then the others from the lowest loss up.</summary>
     public static IReadOnlyList<CandidateFigures> Rank(IReadOnlyList<CandidateFigures> singles)
     {
-        ArgumentNullException.ThrowIfNull(singles);
         if (singles.Count == 0)
         {
             throw new ArgumentException("There are no strategies to choose from.", nameof(singles));
@@ -28,7 +27,6 @@ internal static class WinnerRule
     /// <summary>Whether <paramref name="figures"/> ties on loss with <paramref name="loss"/> (so accuracy decides).</summary>
     public static bool Ties(CandidateFigures figures, double loss)
     {
-        ArgumentNullException.ThrowIfNull(figures);
         return Loss(figures) - loss <= LossTieTolerance;
     }
 

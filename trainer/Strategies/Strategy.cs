@@ -23,8 +23,6 @@ internal abstract class Strategy
     /// <summary>Sets requires_grad: false for the whole backbone except the modules in <paramref name="trainable"/>.</summary>
     public static void Freeze(Backbone backbone, IEnumerable<nn.Module> trainable)
     {
-        ArgumentNullException.ThrowIfNull(backbone);
-        ArgumentNullException.ThrowIfNull(trainable);
         foreach (var p in backbone.parameters())
         {
             p.requires_grad = false;

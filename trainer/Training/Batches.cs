@@ -10,7 +10,6 @@ internal static class Batches
     /// <summary>Float BGR 0..255 [B, 3, H, W] on <paramref name="device"/> for the images at <paramref name="indices"/>.</summary>
     public static Tensor Images(DecodedImages set, ReadOnlySpan<int> indices, Device device)
     {
-        ArgumentNullException.ThrowIfNull(set);
         var plane = set.Width * set.Height * 3;
         var bytes = new byte[indices.Length * plane];
         for (var i = 0; i < indices.Length; i++)

@@ -25,7 +25,6 @@ internal sealed class EpochCsvLog : IDisposable
 
     public void Append(EpochRecord r)
     {
-        ArgumentNullException.ThrowIfNull(r);
         var fields = new[] { r.TrainLoss, r.TrainAccuracy, r.ValidationLoss, r.ValidationAccuracy, r.Seconds, r.LearningRate }
             .Select(v => v.ToString("R", CultureInfo.InvariantCulture));
         _writer.WriteLine($"{r.Epoch.ToString(CultureInfo.InvariantCulture)},{string.Join(',', fields)}");

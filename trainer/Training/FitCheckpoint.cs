@@ -47,8 +47,6 @@ internal static class FitCheckpoint
 
     public static void Save(string path, FitState state, nn.Module module, OptimizerHelper optimizer)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(optimizer);
         AtomicFile.Write(path, temp =>
         {
             using var writer = new BinaryWriter(File.Create(temp));
@@ -66,8 +64,6 @@ internal static class FitCheckpoint
     /// </summary>
     public static FitState Load(string path, nn.Module module, OptimizerHelper optimizer)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(optimizer);
         try
         {
             using var reader = new BinaryReader(File.OpenRead(path));
