@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>What <c>bench backbones</c> was asked to measure.</summary>
-public sealed record BackboneBenchmarkRequest
+internal sealed record BackboneBenchmarkRequest
 {
     public required IReadOnlyList<string> Backbones { get; init; }
 
@@ -56,7 +56,7 @@ public sealed record BackboneBenchmarkRequest
 /// photos right after, and each figure is printed with its ratio: figures from one run on one machine, not absolute
 /// times, are what compare.
 /// </summary>
-public static class BackboneBenchmark
+internal static class BackboneBenchmark
 {
     /// <summary>The figures, in the order they are printed; the PyTorch peer names them the same way.</summary>
     private static readonly string[] Figures = ["decode", "features", "frozen", "finetune"];

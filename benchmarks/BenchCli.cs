@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Training;
 
 namespace DogsVsCats.Vision.Benchmarks;
 
-public static class BenchCli
+internal static class BenchCli
 {
     public static RootCommand Build()
     {

@@ -16,7 +16,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// With an int8 model (trainer export --quantize int8) its row follows, with its speed against the float model's,
 /// and with a dataset both models' accuracy and log loss on the validation split are measured on the same photos.
 /// </summary>
-public static class ExportBenchmark
+internal static class ExportBenchmark
 {
     public static void Run(string modelPath, string? int8Path, string? dataRoot, int[] batches, double seconds, int threads)
     {

@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// the live loop's capture-to-label latency on a video played as a camera. The app runs as its own process
 /// (realtime.dll beside bench), as a user runs it, so its memory and process-wide settings are its own.
 /// </summary>
-public static class LabelBenchmark
+internal static class LabelBenchmark
 {
     public static async Task Run(string modelPath, string folder, int batch, string? video, double seconds, int threads)
     {

@@ -8,7 +8,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// <param name="Rejected">The same for each 503 (queue full): how fast the server says no.</param>
 /// <param name="Failed">Any other answer or a broken connection; <paramref name="FirstFailure"/> says what the first was.</param>
 /// <param name="Seconds">From the first request sent to the last answer read.</param>
-public sealed record LoadRun(IReadOnlyList<double> Accepted, IReadOnlyList<double> Rejected, int Failed, string? FirstFailure, double Seconds);
+internal sealed record LoadRun(IReadOnlyList<double> Accepted, IReadOnlyList<double> Rejected, int Failed, string? FirstFailure, double Seconds);
 
 /// <summary>
 /// The bench's client: <c>concurrency</c> workers on one HttpClient whose handler keeps that many connections alive to
@@ -16,13 +16,12 @@ public sealed record LoadRun(IReadOnlyList<double> Accepted, IReadOnlyList<doubl
 /// perf_analyzer runs by default), until the row's request count or its time is used up, whichever comes first.
 /// The bodies are made before the clock starts, so the client's own cost is a send and a read.
 /// </summary>
-public static class LoadGenerator
+internal static class LoadGenerator
 {
     /// <param name="warmUp">First send a few requests per connection, not counted: opens every connection and lets the
     /// server's first requests on them pass before the clock starts.</param>
     public static async Task<LoadRun> RunAsync(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit, bool warmUp = true)
     {
-        ArgumentNullException.ThrowIfNull(bodies);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
         using var handler = new SocketsHttpHandler
         {

@@ -14,7 +14,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// <param name="SlowestConvolution">The lowest rate of any one convolution (GFLOP/s).</param>
 /// <param name="SlowestConvolutionShare">The slowest convolution's share of all convolutions' time.</param>
 /// <param name="FastestConvolution">The highest rate of any one convolution (GFLOP/s).</param>
-public sealed record OnnxProfile(
+internal sealed record OnnxProfile(
     IReadOnlyList<(string Operator, double Share)> Shares,
     double ConvolutionGflop,
     double ConvolutionGflopPerSecond,

@@ -14,7 +14,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// <c>features</c> and with one <c>frozen</c> epoch, each as its own trainer process, so each count's peak working
 /// set is its own. Decoding alone is measured beside, to show it keeps up with the forward pass.
 /// </summary>
-public static class ScaleBenchmark
+internal static class ScaleBenchmark
 {
     public static int Run(string photos, IReadOnlyList<int> counts, int decodeThreads)
     {

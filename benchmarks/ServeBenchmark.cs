@@ -10,7 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>What bench serve runs: the parsed and checked command line.</summary>
-public sealed record ServeBenchmarkRequest
+internal sealed record ServeBenchmarkRequest
 {
     public required string Model { get; init; }
 
@@ -51,14 +51,13 @@ public sealed record ServeBenchmarkRequest
 /// and the memory goal would read the client's buffers as the server's. Its CPU cores it still shares: the client
 /// runs on the same machine, as loopback requires, so the server's figures include what sending costs.
 /// </summary>
-public static partial class ServeBenchmark
+internal static partial class ServeBenchmark
 {
     /// <summary>Distinct pre-resized tensors sent round robin: their content does not change the speed, only memory.</summary>
     private const int TensorPhotos = 64;
 
     public static async Task Run(ServeBenchmarkRequest request)
     {
-        ArgumentNullException.ThrowIfNull(request);
         var jpegs = Directory.EnumerateFiles(request.Photos, "*", SearchOption.AllDirectories)
             .Where(IsJpeg).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToList();
         Console.WriteLine($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {(request.Threads > 0 ? request.Threads : Environment.ProcessorCount)} threads, {Environment.ProcessorCount} cores; {jpegs.Count} JPEGs of {request.Photos}, one per request.");

@@ -5,7 +5,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>bench serve's command line: its options, and the checked <see cref="ServeBenchmarkRequest"/> they make.</summary>
-public sealed class ServeCommand
+internal sealed class ServeCommand
 {
     private readonly Option<string> model = new("--model", "-m") { Description = "Exported model.onnx (from 'trainer train' or 'trainer export').", Required = true };
     private readonly Option<string?> int8 = new("--int8") { Description = "int8 model measured after the float one, the same way [default: <model>.int8.onnx when it exists]." };
@@ -49,8 +49,6 @@ public sealed class ServeCommand
     /// <summary>The request the command line makes, or null with what is wrong in <paramref name="errors"/>.</summary>
     public ServeBenchmarkRequest? Read(ParseResult parsed, ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(parsed);
-        ArgumentNullException.ThrowIfNull(errors);
         var modelPath = parsed.GetValue(model)!;
         if (!File.Exists(modelPath))
         {

@@ -1,18 +1,17 @@
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>How the photos travel: encoded (BYTES, decoded and resized by the server) or as the model's uint8 tensor.</summary>
-public enum RequestKind
+internal enum RequestKind
 {
     Jpeg,
     Tensor,
 }
 
 /// <summary>One load row's figures, from its <see cref="LoadRun"/>; latencies in ms. One image per request.</summary>
-public sealed record LoadStats(int Accepted, int Rejected, int Failed, double Seconds, double P50, double P95, double P99, double RejectedP99)
+internal sealed record LoadStats(int Accepted, int Rejected, int Failed, double Seconds, double P50, double P95, double P99, double RejectedP99)
 {
     public static LoadStats Of(LoadRun run)
     {
-        ArgumentNullException.ThrowIfNull(run);
         return new LoadStats(
             run.Accepted.Count, run.Rejected.Count, run.Failed, run.Seconds,
             Statistics.Percentile(run.Accepted, 0.50), Statistics.Percentile(run.Accepted, 0.95), Statistics.Percentile(run.Accepted, 0.99),
@@ -27,32 +26,32 @@ public sealed record LoadStats(int Accepted, int Rejected, int Failed, double Se
 }
 
 /// <summary>The raw model at one batch size: ONNX Runtime alone on ready tensors; <paramref name="P50Ms"/> per batch.</summary>
-public sealed record RawStats(int Batch, double ImagesPerSecond, double P50Ms);
+internal sealed record RawStats(int Batch, double ImagesPerSecond, double P50Ms);
 
 /// <summary>One table row: the server, the server with --max-batch 1, and the raw model at the batch this concurrency fills.</summary>
-public sealed record ServeRow(RequestKind Kind, int Concurrency, LoadStats Server, LoadStats SingleBatch, RawStats Raw);
+internal sealed record ServeRow(RequestKind Kind, int Concurrency, LoadStats Server, LoadStats SingleBatch, RawStats Raw);
 
 /// <summary>A server with a small --max-queue, at concurrency equal to its queue (just below saturation) and past it.</summary>
-public sealed record SaturationRun(int MaxQueue, int BelowConcurrency, LoadStats Below, int PastConcurrency, LoadStats Past);
+internal sealed record SaturationRun(int MaxQueue, int BelowConcurrency, LoadStats Below, int PastConcurrency, LoadStats Past);
 
 /// <summary>The server's peak resident memory (VmHWM) after the first <paramref name="Baseline"/> requests and after all of them.</summary>
-public sealed record MemoryRun(int Requests, int Baseline, long BaselineBytes, long PeakBytes)
+internal sealed record MemoryRun(int Requests, int Baseline, long BaselineBytes, long PeakBytes)
 {
     public double Growth => (double)PeakBytes / BaselineBytes - 1;
 }
 
 /// <summary>Everything bench serve measured for one model.</summary>
 /// <param name="FolderRate">Folder labelling of the same photos (realtime --source, as bench label runs it), files/s.</param>
-public sealed record ServeResults(string Model, int MaxBatch, IReadOnlyList<RawStats> Raw, double FolderRate, IReadOnlyList<ServeRow> Rows, SaturationRun? Saturation, MemoryRun? Memory);
+internal sealed record ServeResults(string Model, int MaxBatch, IReadOnlyList<RawStats> Raw, double FolderRate, IReadOnlyList<ServeRow> Rows, SaturationRun? Saturation, MemoryRun? Memory);
 
 /// <summary>One goal: the figure, its target, and whether it was met (null: this run did not measure it).</summary>
-public sealed record GoalCheck(string Goal, string Figure, string Target, bool? Met);
+internal sealed record GoalCheck(string Goal, string Figure, string Target, bool? Met);
 
 /// <summary>
 /// bench serve's goals (issue 19), computed from measured figures only, and its tables. A goal that fails is printed
 /// as such; the command still ends normally, since a figure on a shared machine is not a verdict on the code.
 /// </summary>
-public static class ServeReport
+internal static class ServeReport
 {
     public const int LoadedConcurrency = 16;
     public const double TensorVsRaw = 0.9;
@@ -64,7 +63,6 @@ public static class ServeReport
 
     public static IReadOnlyList<GoalCheck> Goals(ServeResults results)
     {
-        ArgumentNullException.ThrowIfNull(results);
         var goals = new List<GoalCheck>();
         var full = results.Raw.SingleOrDefault(r => r.Batch == results.MaxBatch);
         var loaded = results.Rows.Where(r => r.Concurrency >= LoadedConcurrency).ToList();
@@ -107,8 +105,6 @@ public static class ServeReport
     /// <summary>The rows side by side, then the saturation and memory runs, then the goals.</summary>
     public static void Print(ServeResults results, TextWriter output)
     {
-        ArgumentNullException.ThrowIfNull(results);
-        ArgumentNullException.ThrowIfNull(output);
         output.WriteLine($"== {results.Model} ==");
         output.WriteLine($"{"",-12} | {$"server, --max-batch {results.MaxBatch}",-50} | {"server, --max-batch 1",-31} | raw model");
         output.WriteLine($"{"input",-6} {"conc",5} | {"req/s",8} {"img/s",8} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"503",5} | {"img/s",8} {"p50 ms",6} {"p95 ms",6} {"p99 ms",6} | {"batch",5} {"img/s",8} {"ms/batch",8}");

@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Benchmarks;
 /// binary_data_output is true. Responses are split the same way, each binary output found by its binary_data_size.
 /// The protocol tests and bench serve's load generator both speak it from here.
 /// </summary>
-public static class TritonWire
+internal static class TritonWire
 {
     public const string HeaderLength = "Inference-Header-Content-Length";
 
@@ -27,7 +27,6 @@ public static class TritonWire
     /// </summary>
     public static HttpContent Content(WireBody body)
     {
-        ArgumentNullException.ThrowIfNull(body);
         var content = new ByteArrayContent(body.Bytes);
         content.Headers.Add(HeaderLength, body.HeaderLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return content;
@@ -36,8 +35,6 @@ public static class TritonWire
     /// <summary>The body of <see cref="Binary"/>: the JSON header and the input's bytes, with the header's length.</summary>
     public static WireBody BinaryBody(string datatype, int[] shape, byte[] raw, string? id = null, IEnumerable<(string Name, bool Binary, int ClassCount)>? outputs = null)
     {
-        ArgumentNullException.ThrowIfNull(shape);
-        ArgumentNullException.ThrowIfNull(raw);
         var input = new JsonObject
         {
             ["name"] = "image",
@@ -97,7 +94,6 @@ public static class TritonWire
     /// <summary>An infer response as InferResult reads it: the JSON header, and each output's array (FP32 as floats, BYTES as strings).</summary>
     public static async Task<Result> ReadAsync(HttpResponseMessage response)
     {
-        ArgumentNullException.ThrowIfNull(response);
         var body = await response.Content.ReadAsByteArrayAsync();
         var headerLength = response.Headers.TryGetValues(HeaderLength, out var values) ? int.Parse(values.Single(), System.Globalization.CultureInfo.InvariantCulture) : body.Length;
         var header = JsonNode.Parse(body.AsSpan(0, headerLength))!.AsObject();
@@ -165,9 +161,9 @@ public static class TritonWire
     };
 
     /// <summary>A request body and the length of its JSON header (the Inference-Header-Content-Length value).</summary>
-    public sealed record WireBody(byte[] Bytes, int HeaderLength);
+    internal sealed record WireBody(byte[] Bytes, int HeaderLength);
 
-    public sealed record Output(int[] Shape, float[]? Floats, string[]? Strings, bool WasBinary);
+    internal sealed record Output(int[] Shape, float[]? Floats, string[]? Strings, bool WasBinary);
 
-    public sealed record Result(JsonObject Header, IReadOnlyDictionary<string, Output> Outputs);
+    internal sealed record Result(JsonObject Header, IReadOnlyDictionary<string, Output> Outputs);
 }

@@ -16,7 +16,7 @@ namespace DogsVsCats.Vision.Realtime;
 /// Picks the mode (live, folder or serve), binds and checks that mode's options at the edge, then builds its host:
 /// configuration layers, the classifier and the mode's services. Nothing below reaches back up here.
 /// </summary>
-public static class RealtimeApp
+internal static class RealtimeApp
 {
     public const string EnvironmentPrefix = "DOGSVSCATS_";
 
@@ -107,12 +107,10 @@ public static class RealtimeApp
             .Build();
 
     /// <summary>One run's mode and its options, bound and checked: folder labelling or the live loop.</summary>
-    public sealed record Mode(ClassifierOptions Classifier, FolderOptions? Folder, LiveOptions? Live)
+    internal sealed record Mode(ClassifierOptions Classifier, FolderOptions? Folder, LiveOptions? Live)
     {
         public static Mode Bind(IConfiguration configuration, List<string> errors)
         {
-            ArgumentNullException.ThrowIfNull(configuration);
-            ArgumentNullException.ThrowIfNull(errors);
             var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
             classifier.Validate(errors);
             var source = configuration[$"{OptionBinder.Section}:{nameof(LiveOptions.Source)}"];
@@ -137,12 +135,10 @@ public static class RealtimeApp
     }
 
     /// <summary>Serve's options, bound and checked; <see cref="Live"/> only when --source names a live source for the page to show.</summary>
-    public sealed record ServeMode(ClassifierOptions Classifier, ServeOptions Serve, LiveOptions? Live)
+    internal sealed record ServeMode(ClassifierOptions Classifier, ServeOptions Serve, LiveOptions? Live)
     {
         public static ServeMode Bind(IConfiguration configuration, List<string> errors)
         {
-            ArgumentNullException.ThrowIfNull(configuration);
-            ArgumentNullException.ThrowIfNull(errors);
             var classifier = OptionBinder.Bind<ClassifierOptions>(configuration, errors);
             classifier.Validate(errors);
             var serve = OptionBinder.Bind<ServeOptions>(configuration, errors);

@@ -15,12 +15,10 @@ namespace DogsVsCats.Vision.Realtime.Cli;
 /// configuration (on top of appsettings.json and DOGSVSCATS_ variables); defaults stay in the options types, which the
 /// help text quotes.
 /// </summary>
-public static class RealtimeCli
+internal static class RealtimeCli
 {
     public static RootCommand Build(Func<IReadOnlyDictionary<string, string?>, CancellationToken, Task<int>> run, Func<IReadOnlyDictionary<string, string?>, CancellationToken, Task<int>> serve)
     {
-        ArgumentNullException.ThrowIfNull(run);
-        ArgumentNullException.ThrowIfNull(serve);
         var root = new RootCommand(
             "Label a camera, video, stream, folder or image with an exported DogsVsCats.Vision model. " +
             "A folder or image is labelled in batches (labels.csv, optional sorting); anything else is played live. " +

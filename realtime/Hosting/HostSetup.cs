@@ -10,12 +10,10 @@ using Microsoft.ML.OnnxRuntime;
 namespace DogsVsCats.Vision.Realtime.Hosting;
 
 /// <summary>What every mode's host has: the bound configuration, one-line console logs, the run's outcome and the classifier's options.</summary>
-public static class HostSetup
+internal static class HostSetup
 {
     public static void Configure(IHostApplicationBuilder builder, IConfiguration configuration, ClassifierOptions classifier)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configuration);
         builder.Configuration.AddConfiguration(configuration);
         builder.Logging.AddConfiguration(configuration.GetSection("Logging"));
         // The host logs a start failure with its stack trace; the app prints the message that says what to fix instead.

@@ -11,15 +11,13 @@ namespace DogsVsCats.Vision.Realtime.Hosting;
 /// case-insensitively: the configuration binder would throw at the first unknown name, so each wrong value (and any
 /// value the binder cannot convert) becomes a line in the error list instead, beside whatever the validators find.
 /// </summary>
-public static class OptionBinder
+internal static class OptionBinder
 {
     public const string Section = "Realtime";
 
     public static T Bind<T>(IConfiguration configuration, ICollection<string> errors)
         where T : class, new()
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        ArgumentNullException.ThrowIfNull(errors);
         var options = new T();
         var properties = typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         // Only this type's keys: another mode's wrong value is that mode's error, not this one's.
@@ -63,7 +61,6 @@ public static class OptionBinder
     /// <summary>The command-line name of an options property: MinConfidence -> --min-confidence.</summary>
     public static string OptionName(string property)
     {
-        ArgumentNullException.ThrowIfNull(property);
         return "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c).ToString(CultureInfo.InvariantCulture) : char.ToLowerInvariant(c).ToString(CultureInfo.InvariantCulture)));
     }
 }

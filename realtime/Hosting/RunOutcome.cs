@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Hosting;
 
 /// <summary>What the work services report back to Main.</summary>
-public sealed class RunOutcome
+internal sealed class RunOutcome
 {
     public int ExitCode { get; set; }
 }

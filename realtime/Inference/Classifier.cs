@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Inference;
 /// what is live-specific here: the device choice and its log lines, the int8 warning, a warm-up run, and one
 /// <see cref="Prediction"/> record per image. Not thread-safe, as its runner: callers serialise.
 /// </summary>
-public sealed class Classifier : IDisposable
+internal sealed class Classifier : IDisposable
 {
     private readonly ModelRunner runner;
 
@@ -25,7 +25,6 @@ public sealed class Classifier : IDisposable
     /// <param name="cpuHasInt8DotProduct">Whether this CPU has int8 dot products (<see cref="CpuInt8"/>), given so the int8 warning can be shown where it has them.</param>
     public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger, bool cpuHasInt8DotProduct)
     {
-        ArgumentNullException.ThrowIfNull(logger);
         var selected = "CPU";
         runner = new ModelRunner(modelPath, threads, options => selected = SelectDevice(options, device, logger));
         try
@@ -74,7 +73,6 @@ public sealed class Classifier : IDisposable
     /// <summary>Classifies 8UC3 BGR images of any size (each is resized by the shared rule), one result per image.</summary>
     public IReadOnlyList<Prediction> Classify(IReadOnlyList<Mat> images)
     {
-        ArgumentNullException.ThrowIfNull(images);
         ArgumentOutOfRangeException.ThrowIfZero(images.Count);
         var start = Stopwatch.GetTimestamp();
         var run = runner.Run(images);

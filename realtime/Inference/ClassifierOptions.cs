@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>What every mode shares: the model, where it runs, and the confidence below which a label is 'uncertain'.</summary>
-public sealed class ClassifierOptions
+internal sealed class ClassifierOptions
 {
     /// <summary>The exported model.onnx (from 'trainer train' or 'trainer export').</summary>
     public string Model { get; set; } = "";
@@ -17,7 +17,6 @@ public sealed class ClassifierOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (string.IsNullOrWhiteSpace(Model))
         {
             errors.Add("--model is required: the model.onnx that 'trainer train' or 'trainer export' wrote.");

@@ -4,7 +4,7 @@ using ArmDotProduct = System.Runtime.Intrinsics.Arm.Dp;
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>Whether this CPU has the int8 dot-product instructions that make ONNX Runtime's int8 convolutions fast.</summary>
-public static class CpuInt8
+internal static class CpuInt8
 {
     public static bool HasDotProduct { get; } = Detect();
 

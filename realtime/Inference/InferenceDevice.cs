@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>Where ONNX Runtime runs the model (--device).</summary>
-public enum InferenceDevice
+internal enum InferenceDevice
 {
     /// <summary>CUDA when ONNX Runtime can load it, else the CPU (said in one log line).</summary>
     Auto,

@@ -3,13 +3,13 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Realtime.Inference;
 
 /// <summary>Milliseconds spent in each stage of one classifier call (the whole batch), as Ultralytics reports them.</summary>
-public readonly record struct StageTimings(double PreprocessMs, double InferenceMs, double PostprocessMs);
+internal readonly record struct StageTimings(double PreprocessMs, double InferenceMs, double PostprocessMs);
 
 /// <summary>
 /// One image's result; the same record flows to every output (CSV, JSON lines, window, log, recording), so no output
 /// re-derives a label. <see cref="Probabilities"/> are in <see cref="Labels"/> order.
 /// </summary>
-public sealed record Prediction(
+internal sealed record Prediction(
     IReadOnlyList<string> Labels,
     float[] Probabilities,
     int Width,

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Realtime.Inference;
 /// is left out. <c>probabilities</c> are always the model's raw output; <c>smoothed</c> (live only) the moving average
 /// that <c>label</c> and <c>confidence</c> come from.
 /// </summary>
-public sealed record PredictionLine
+internal sealed record PredictionLine
 {
     // Relaxed escaping: a path's quotes and a PNG's base64 '+' are written as they are (the lines are JSON, never HTML).
     private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -96,7 +96,7 @@ public sealed record PredictionLine
         prediction.Labels.Select((label, i) => (label, i)).ToDictionary(x => x.label, x => prediction.Probabilities[x.i], StringComparer.Ordinal);
 
     /// <summary>Milliseconds of each stage of the classifier call that produced the line, and that call's batch size.</summary>
-    public sealed record Timings(
+    internal sealed record Timings(
         [property: JsonPropertyName("preprocess")] double Preprocess,
         [property: JsonPropertyName("inference")] double Inference,
         [property: JsonPropertyName("postprocess")] double Postprocess,
@@ -104,13 +104,12 @@ public sealed record PredictionLine
 }
 
 /// <summary>Appends <see cref="PredictionLine"/>s to a JSON lines file (--jsonl), flushed after each call so a reader sees whole lines.</summary>
-public sealed class PredictionJsonl(string path) : IDisposable
+internal sealed class PredictionJsonl(string path) : IDisposable
 {
     private readonly StreamWriter writer = new(path, append: true) { NewLine = "\n" };
 
     public void Write(IEnumerable<PredictionLine> lines)
     {
-        ArgumentNullException.ThrowIfNull(lines);
         foreach (var line in lines)
         {
             writer.WriteLine(line.ToJson());

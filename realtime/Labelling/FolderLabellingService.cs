@@ -15,7 +15,7 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// progress with rate and ETA, a summary. A rerun skips files labels.csv already lists and finishes any sorting an
 /// interrupted run left undone.
 /// </summary>
-public sealed class FolderLabellingService(
+internal sealed class FolderLabellingService(
     IOptions<FolderOptions> options,
     IOptions<ClassifierOptions> classifierOptions,
     Classifier classifier,

@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Realtime.Labelling;
 
 /// <summary>Folder labelling's settings (a folder or one image as the source); bound by the app's option binder.</summary>
-public sealed class FolderOptions
+internal sealed class FolderOptions
 {
     /// <summary>The folder (searched recursively) or image.</summary>
     public string Source { get; set; } = "";
@@ -33,7 +33,6 @@ public sealed class FolderOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (Sort != SortMode.None && string.IsNullOrWhiteSpace(Out))
         {
             errors.Add($"--sort {OptionBinder.Text(Sort)} needs --out DIR: the folder that receives <label>/ and uncertain/.");

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// destination. Rows are appended and flushed to disk after every batch, so an interrupted run keeps what it did and a
 /// rerun skips those files (the last row for a path wins).
 /// </summary>
-public sealed class LabelsCsv : IDisposable
+internal sealed class LabelsCsv : IDisposable
 {
     private readonly StreamWriter writer;
 
@@ -75,7 +75,6 @@ public sealed class LabelsCsv : IDisposable
     /// </summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> Read(string path, IReadOnlyList<string> labels)
     {
-        ArgumentNullException.ThrowIfNull(labels);
         var width = Header(labels).Count;
         var rows = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         if (!File.Exists(path))
@@ -102,7 +101,6 @@ public sealed class LabelsCsv : IDisposable
     /// </summary>
     public static IEnumerable<(string Text, bool Ended)> Records(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
         var start = 0;
         var quoted = false;
         for (var i = 0; i < text.Length; i++)
@@ -152,7 +150,6 @@ public sealed class LabelsCsv : IDisposable
     /// <summary>Appends rows and forces them to disk before sorting acts on them.</summary>
     public void Append(IEnumerable<LabelRow> rows)
     {
-        ArgumentNullException.ThrowIfNull(rows);
         foreach (var row in rows)
         {
             writer.WriteLine(string.Join(',', Fields(row, classes).Select(CsvText.Quote)));
@@ -167,7 +164,6 @@ public sealed class LabelsCsv : IDisposable
     /// </summary>
     public void AppendFields(IReadOnlyList<string> fields)
     {
-        ArgumentNullException.ThrowIfNull(fields);
         writer.WriteLine(string.Join(',', fields.Select(CsvText.Quote)));
         FlushToDisk();
     }
@@ -183,7 +179,6 @@ public sealed class LabelsCsv : IDisposable
     /// <summary>The CSV fields of a row; a failed file has empty prediction columns, so every row has the header's width.</summary>
     public static IReadOnlyList<string> Fields(LabelRow row, int classes)
     {
-        ArgumentNullException.ThrowIfNull(row);
         var p = row.Prediction;
         static string Number(float value) => value.ToString("0.######", CultureInfo.InvariantCulture);
         return
@@ -202,7 +197,6 @@ public sealed class LabelsCsv : IDisposable
     /// <summary>Splits one RFC 4180 record (quoted fields may hold commas, doubled quotes and line breaks).</summary>
     public static IReadOnlyList<string>? Split(string line)
     {
-        ArgumentNullException.ThrowIfNull(line);
         var fields = new List<string>();
         var field = new StringBuilder();
         var quoted = false;

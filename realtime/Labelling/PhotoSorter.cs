@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// flushed; a rename never replaces a file here); only then is the source deleted. <see cref="Recover"/> finishes or
 /// undoes whatever the journal shows was in flight.
 /// </summary>
-public sealed class PhotoSorter : IDisposable
+internal sealed class PhotoSorter : IDisposable
 {
     public const string JournalName = ".realtime-journal.jsonl";
 

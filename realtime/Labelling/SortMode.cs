@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Labelling;
 
 /// <summary>What folder mode does with each photo after labelling it (--sort).</summary>
-public enum SortMode
+internal enum SortMode
 {
     /// <summary>Leave it where it is.</summary>
     None,

@@ -4,7 +4,7 @@ namespace DogsVsCats.Vision.Realtime.Labelling;
 /// The points between the steps of one <see cref="PhotoSorter.Transfer"/>, in order: where a crash can leave a
 /// transfer, and so where the recovery tests stop a real run (<see cref="PhotoSorter.CrashVariable"/>).
 /// </summary>
-public enum TransferStep
+internal enum TransferStep
 {
     /// <summary>The photo's row is in labels.csv; the journal does not name it yet.</summary>
     BeforeBegin,

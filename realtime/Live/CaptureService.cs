@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// camera stops the app at once with a clear message. A video file ends the stream at its end (or restarts with
 /// --loop); a camera or stream that stops delivering is reopened with growing back-off.
 /// </summary>
-public sealed class CaptureService(IOptions<LiveOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
+internal sealed class CaptureService(IOptions<LiveOptions> options, FrameChannel channel, ILogger<CaptureService> logger) : BackgroundService
 {
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);

@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// (capacity 1, drop oldest): a slow loop skips frames instead of falling behind, and each dropped frame is disposed
 /// and counted. A video file played without real-time pacing drops nothing: capture waits for the loop.
 /// </summary>
-public sealed class FrameChannel
+internal sealed class FrameChannel
 {
     private long dropped;
 

@@ -5,14 +5,13 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>Classify + smooth: turns a frame into its <see cref="FrameResult"/>, the only thing later stages read.</summary>
-public sealed class FrameClassifier(Classifier classifier, double smoothing, double minConfidence)
+internal sealed class FrameClassifier(Classifier classifier, double smoothing, double minConfidence)
 {
     private readonly Mat[] batch = new Mat[1];
     private readonly ProbabilitySmoother smoother = new(smoothing);
 
     public FrameResult Classify(Frame frame)
     {
-        ArgumentNullException.ThrowIfNull(frame);
         Prediction raw;
         batch[0] = frame.Image;
         try
@@ -35,14 +34,13 @@ public sealed class FrameClassifier(Classifier classifier, double smoothing, dou
 /// Averages probabilities over frames (exponential moving average, <paramref name="weight"/> for the newest), so the
 /// label does not flicker between frames.
 /// </summary>
-public sealed class ProbabilitySmoother(double weight)
+internal sealed class ProbabilitySmoother(double weight)
 {
     private float[]? average;
 
     /// <summary>The raw prediction with its probabilities replaced by the average up to and including it.</summary>
     public Prediction Next(Prediction raw)
     {
-        ArgumentNullException.ThrowIfNull(raw);
         // A new array each frame: the previous result keeps its own values.
         var next = new float[raw.Probabilities.Length];
         for (var i = 0; i < next.Length; i++)

@@ -14,7 +14,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// --target-fps, repeat until the source ends, the viewer quits or --duration passes. It runs on one dedicated thread,
 /// which OpenCV's window functions need.
 /// </summary>
-public sealed class FrameLoopService(
+internal sealed class FrameLoopService(
     IOptions<LiveOptions> options,
     IOptions<ClassifierOptions> classifierOptions,
     LiveLoopRole role,

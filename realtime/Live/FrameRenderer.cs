@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// Draws the overlay into <see cref="Display"/>: the region the model sees, label, confidence bar, FPS, inference time,
 /// dropped frames, and (h key) the class activation map of the frame's top class upsampled onto that region.
 /// </summary>
-public sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
+internal sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
 {
     /// <summary>The marker drawn over the frozen frame while paused.</summary>
     public const string PausedText = "paused (space resumes)";
@@ -23,7 +23,6 @@ public sealed class FrameRenderer(int inputWidth, int inputHeight) : IDisposable
     /// <summary>Draws <paramref name="pass"/> into its display (<see cref="Display"/>).</summary>
     public void Render(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         var display = pass.Display;
         // Paused: the last annotated frame stays on screen with a marker drawn over it once; nothing else is redrawn.
         if (pass.View.Paused && !display.Empty())

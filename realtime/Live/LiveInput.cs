@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>What the viewer can ask for (the window's keys).</summary>
-public enum LiveCommand
+internal enum LiveCommand
 {
     ToggleHeatmap,
     TogglePause,
@@ -14,13 +14,13 @@ public enum LiveCommand
 /// <param name="ShowHeatmap">The class activation map is drawn over the region the model sees.</param>
 /// <param name="Snapshot">Write this frame's display to a file (once).</param>
 /// <param name="Quit">End the run.</param>
-public readonly record struct ViewState(bool Paused, bool ShowHeatmap, bool Snapshot, bool Quit);
+internal readonly record struct ViewState(bool Paused, bool ShowHeatmap, bool Snapshot, bool Quit);
 
 /// <summary>
 /// The input stage of the frame loop: commands posted during a pass (a key in the window) take effect at the start of
 /// the next pass, in the order they came, so no output sets flags for another.
 /// </summary>
-public sealed class LiveInput(bool heatmap)
+internal sealed class LiveInput(bool heatmap)
 {
     private readonly Queue<LiveCommand> pending = new();
     private ViewState view = new(Paused: false, ShowHeatmap: heatmap, Snapshot: false, Quit: false);

@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>The live loop's settings (camera, video, stream); bound by the app's option binder.</summary>
-public sealed class LiveOptions
+internal sealed class LiveOptions
 {
     /// <summary>Camera index, device path, video file, rtsp/http url or image sequence.</summary>
     public string Source { get; set; } = "0";
@@ -41,7 +41,6 @@ public sealed class LiveOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (Smoothing is <= 0 or > 1)
         {
             errors.Add($"--smoothing {Smoothing} must be in (0, 1]: the newest frame's weight (1 = no smoothing).");

@@ -5,13 +5,12 @@ using Microsoft.Extensions.Options;
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>The live loop's services: capture -> channel -> classify -> outputs, for the label mode and for serve --source.</summary>
-public static class LiveServices
+internal static class LiveServices
 {
     /// <param name="role">Where the loop's classifier comes from and whether its end ends the app; null: the live mode's
     /// own (the app's <see cref="Classifier"/>, and the app ends with the loop).</param>
     public static IServiceCollection AddLiveLoop(this IServiceCollection services, LiveOptions options, Func<IServiceProvider, LiveLoopRole>? role = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
         services.AddSingleton(role ?? (s => new LiveLoopRole(s.GetRequiredService<Classifier>, EndsApp: true)));
         // Real-time pacing makes a file behave as a camera: only the newest frame is kept. A file played as a file keeps every frame.
         var live = options.RealtimePacing || !new LiveSource(options.Source).IsVideoFile;
@@ -29,4 +28,4 @@ public static class LiveServices
 /// loading never holds up the app's other services (serve's health endpoints answer from the first moment).</param>
 /// <param name="EndsApp">The live mode: the loop is the app, and its end (source over, quit, --duration) ends it.
 /// serve --source: the loop is one view of a server that goes on serving after it.</param>
-public sealed record LiveLoopRole(Func<Classifier> Load, bool EndsApp);
+internal sealed record LiveLoopRole(Func<Classifier> Load, bool EndsApp);

@@ -4,7 +4,7 @@ using OpenCvSharp;
 namespace DogsVsCats.Vision.Realtime.Live;
 
 /// <summary>What --source names when it is not a folder: a camera index, a video file, or a device path / stream url.</summary>
-public sealed record LiveSource(string Text)
+internal sealed record LiveSource(string Text)
 {
     public int? CameraIndex => int.TryParse(Text, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : null;
 

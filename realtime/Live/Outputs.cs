@@ -10,13 +10,12 @@ namespace DogsVsCats.Vision.Realtime.Live;
 /// The OpenCV window: shows the display and turns its keys into commands for the next pass (h heat map, space pause,
 /// s snapshot, q or Esc quit).
 /// </summary>
-public sealed class WindowOutput(LiveInput input) : IFrameOutput, IDisposable
+internal sealed class WindowOutput(LiveInput input) : IFrameOutput, IDisposable
 {
     public const string Title = "DogsVsCats.Vision realtime (h heat map, space pause, s snapshot, q quit)";
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         Cv2.ImShow(Title, pass.Display);
         LiveCommand? command = (Cv2.WaitKey(1) & 0xFF) switch
         {
@@ -36,11 +35,10 @@ public sealed class WindowOutput(LiveInput input) : IFrameOutput, IDisposable
 }
 
 /// <summary>Writes the displayed frame to a new PNG on the s key or at frame --snapshot-at; never replaces a file.</summary>
-public sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) : IFrameOutput
+internal sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) : IFrameOutput
 {
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (!pass.View.Snapshot && pass.Stats.Processed + 1 != atFrame)
         {
             return;
@@ -58,13 +56,12 @@ public sealed class SnapshotOutput(string folder, int atFrame, ILogger logger) :
 /// Writes the annotated frames to a video file (mp4v), opened at the first frame's size and its source's frame rate
 /// (<paramref name="fallbackFps"/> when the source reports none); nothing while paused.
 /// </summary>
-public sealed class RecordOutput(string path, double fallbackFps, ILogger logger) : IFrameOutput, IDisposable
+internal sealed class RecordOutput(string path, double fallbackFps, ILogger logger) : IFrameOutput, IDisposable
 {
     private VideoWriter? writer;
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (pass.View.Paused)
         {
             return;
@@ -95,13 +92,12 @@ public sealed class RecordOutput(string path, double fallbackFps, ILogger logger
 }
 
 /// <summary>One JSON line per classified frame (<see cref="PredictionLine"/>, the shape folder mode writes too).</summary>
-public sealed class JsonlOutput(string path) : IFrameOutput, IDisposable
+internal sealed class JsonlOutput(string path) : IFrameOutput, IDisposable
 {
     private readonly PredictionJsonl writer = new(path);
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (pass.Result is not { } result)
         {
             return;
@@ -120,13 +116,12 @@ public sealed class JsonlOutput(string path) : IFrameOutput, IDisposable
 }
 
 /// <summary>Without a window, logs the current prediction once a second.</summary>
-public sealed class LogOutput(ILogger logger) : IFrameOutput
+internal sealed class LogOutput(ILogger logger) : IFrameOutput
 {
     private double sinceLast = double.MaxValue;
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         sinceLast += pass.Stats.DeltaTime;
         if (sinceLast < 1 || pass.Result is not { } result)
         {

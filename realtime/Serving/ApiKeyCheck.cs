@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// compared as SHA-256 digests in constant time, so neither the time nor a length difference tells a guess how close
 /// it came.
 /// </summary>
-public sealed class ApiKeyCheck(string key)
+internal sealed class ApiKeyCheck(string key)
 {
     private readonly byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
@@ -30,7 +30,6 @@ public sealed class ApiKeyCheck(string key)
 
     public static Task RefuseAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
         context.Response.Headers.WWWAuthenticate = "Bearer";
         return ErrorResponse.WriteAsync(context, StatusCodes.Status401Unauthorized, "This server needs an API key: send 'Authorization: Bearer KEY' (the key given to serve with --api-key or DOGSVSCATS_REALTIME__APIKEY).");
     }

@@ -12,13 +12,10 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// <see cref="PredictionLine"/>. <c>?cam=true</c> adds the activation map of the label drawn over what the model saw,
 /// as a base64 PNG.
 /// </summary>
-public static class ClassifyEndpoint
+internal static class ClassifyEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ModelHost host, ServeOptions options, double minConfidence)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(options);
         var batcher = ServeEndpoints.Ready(host);
         var classifier = host.Classifier!;
         var wantCam = context.Request.Query["cam"] is var cam && cam.Count > 0 && bool.TryParse(cam[0], out var on) && on;

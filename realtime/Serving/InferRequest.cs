@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace DogsVsCats.Vision.Realtime.Serving;
 
 /// <summary>An output the request asked for: its name, whether it comes as binary data, and the classification count (0: none).</summary>
-public sealed record RequestedOutput(string Name, bool Binary, int Classification);
+internal sealed record RequestedOutput(string Name, bool Binary, int Classification);
 
 /// <summary>
 /// An Open Inference Protocol (KServe V2) infer request, as JSON alone or with the binary tensor data extension: the
@@ -15,7 +15,7 @@ public sealed record RequestedOutput(string Name, bool Binary, int Classificatio
 /// [N, H, W, 3] BGR at the model's size, or encoded photos as BYTES [N] (in JSON as base64 strings; in binary as
 /// tritonclient serialises them, each a 4-byte little-endian length and the bytes).
 /// </summary>
-public sealed class InferRequest : IDisposable
+internal sealed class InferRequest : IDisposable
 {
     public const string ProbabilitiesOutput = ModelContract.ProbabilitiesName;
     public const string LabelOutput = "label";
@@ -45,7 +45,6 @@ public sealed class InferRequest : IDisposable
     /// <summary>Reads and checks a request; every fault is a <see cref="ProtocolException"/> 400 that says what to fix.</summary>
     public static InferRequest Parse(ReadOnlyMemory<byte> body, string? headerLength, ModelDescription model, int maxBatch)
     {
-        ArgumentNullException.ThrowIfNull(model);
         var jsonLength = body.Length;
         if (headerLength is not null)
         {

@@ -13,15 +13,12 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// Writes an Open Inference Protocol infer response: the requested outputs as JSON data or, where asked, as binary
 /// data after the JSON header (its length in Inference-Header-Content-Length), as tritonclient.http reads them.
 /// </summary>
-public static class InferResponse
+internal static class InferResponse
 {
     /// <param name="predictions">One per image, in request order.</param>
     /// <param name="cam">[N, classes, h, w] when the request asked for 'cam'.</param>
     public static async Task WriteAsync(HttpResponse response, string modelName, string? id, IReadOnlyList<RequestedOutput> outputs, IReadOnlyList<Prediction> predictions, double minConfidence, float[]? cam, int camHeight, int camWidth)
     {
-        ArgumentNullException.ThrowIfNull(response);
-        ArgumentNullException.ThrowIfNull(outputs);
-        ArgumentNullException.ThrowIfNull(predictions);
         var json = new ArrayBufferWriter<byte>(1024);
         var binary = new ArrayBufferWriter<byte>();
         var classes = predictions[0].Labels.Count;
@@ -84,7 +81,6 @@ public static class InferResponse
     /// <summary>The classification extension's strings for one image: "score:index:label", best first (scores as C's %f).</summary>
     public static IEnumerable<string> TopClasses(Prediction prediction, int count)
     {
-        ArgumentNullException.ThrowIfNull(prediction);
         return prediction.Probabilities.Select((p, i) => (p, i))
             .OrderByDescending(x => x.p).ThenBy(x => x.i).Take(count)
             .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.p:F6}:{x.i}:{prediction.Labels[x.i]}"));

@@ -5,13 +5,13 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 
 /// <summary>What one request's images gave: probabilities per image and, when asked for, the activation maps.</summary>
 /// <param name="Cam">[N, classes, h, w] when the request asked for it, else null.</param>
-public sealed record JobResult(float[][] Probabilities, float[]? Cam, int BatchSize, double QueueMs, double InferenceMs);
+internal sealed record JobResult(float[][] Probabilities, float[]? Cam, int BatchSize, double QueueMs, double InferenceMs);
 
 /// <summary>
 /// One request's images, already at the model's size (uint8 [N, H, W, 3] BGR), waiting for inference. The pixels
 /// belong to the request, which keeps them alive until <see cref="Completion"/> ends.
 /// </summary>
-public sealed class InferenceJob(ReadOnlyMemory<byte> pixels, int count, bool wantCam)
+internal sealed class InferenceJob(ReadOnlyMemory<byte> pixels, int count, bool wantCam)
 {
     private readonly TaskCompletionSource<JobResult> done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -39,7 +39,7 @@ public sealed class InferenceJob(ReadOnlyMemory<byte> pixels, int count, bool wa
 /// bounded (<c>--max-queue</c> requests): beyond it <see cref="TryEnqueue"/> refuses at once, so the caller answers
 /// 503 instead of letting latency grow without end. <see cref="Dispose"/> answers everything queued, then stops.
 /// </summary>
-public sealed class InferenceBatcher : IDisposable
+internal sealed class InferenceBatcher : IDisposable
 {
     private readonly Classifier classifier;
     private readonly ServeMetrics metrics;
@@ -54,8 +54,6 @@ public sealed class InferenceBatcher : IDisposable
 
     public InferenceBatcher(Classifier classifier, ServeMetrics metrics, int maxBatch, int maxQueue, double maxQueueDelayMs)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
-        ArgumentNullException.ThrowIfNull(metrics);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatch);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxQueue);
         (this.classifier, this.metrics, this.maxBatch, this.maxQueue) = (classifier, metrics, maxBatch, maxQueue);
@@ -79,7 +77,6 @@ public sealed class InferenceBatcher : IDisposable
     /// <summary>Queues a job; false when the queue is full or the server is shutting down (answer 503).</summary>
     public bool TryEnqueue(InferenceJob job)
     {
-        ArgumentNullException.ThrowIfNull(job);
         if (job.Count > maxBatch)
         {
             throw new ArgumentException($"A job of {job.Count} images is larger than the batch ({maxBatch}).", nameof(job));
@@ -246,7 +243,7 @@ public sealed class InferenceBatcher : IDisposable
     }
 
     /// <summary>See <see cref="Arriving"/>; disposing it more than once counts once.</summary>
-    public sealed class ArrivalScope(InferenceBatcher owner) : IDisposable
+    internal sealed class ArrivalScope(InferenceBatcher owner) : IDisposable
     {
         private int left;
 

@@ -13,7 +13,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// Server-Sent Events readers take; a slow reader skips to the newest, nothing queues. Nothing is encoded while
 /// nobody watches.
 /// </summary>
-public sealed class LiveFeed : IFrameOutput
+internal sealed class LiveFeed : IFrameOutput
 {
     private const int JpegQuality = 80;
 
@@ -24,8 +24,6 @@ public sealed class LiveFeed : IFrameOutput
     /// <summary>Registers the live loop with this feed as one of its outputs.</summary>
     public static void AddTo(IServiceCollection services, LiveOptions live, ClassifierOptions classifier)
     {
-        ArgumentNullException.ThrowIfNull(live);
-        ArgumentNullException.ThrowIfNull(classifier);
         // The loop gets a Classifier of its own instead of a place in the batcher's queue. A Classifier is not
         // thread-safe and the batcher's thread owns the served one; the loop classifies one frame at a time, in step
         // with its source, and reads the top class's activation map back at once. Through the batcher its frames
@@ -55,7 +53,6 @@ public sealed class LiveFeed : IFrameOutput
 
     public void Write(FramePass pass)
     {
-        ArgumentNullException.ThrowIfNull(pass);
         if (Predictions.Watched && pass.Result is { } result)
         {
             Predictions.Publish((PredictionLine.Of(result.Label, result.Raw, result.Smoothed) with
@@ -80,7 +77,7 @@ public sealed class LiveFeed : IFrameOutput
 /// The newest of a stream of values, for any number of readers: each reader gets the values published after it
 /// started, skipping any that came while it was busy. Only one value is held, however slow a reader.
 /// </summary>
-public sealed class NewestValue<T>
+internal sealed class NewestValue<T>
     where T : class
 {
     private readonly object gate = new();

@@ -14,7 +14,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// /v2/health/ready waits for the load and a warm-up of every batch size the batcher will use. Readiness ends when
 /// the host starts stopping: the drain answers what is queued while new requests get 503.
 /// </summary>
-public sealed class ModelHost(
+internal sealed class ModelHost(
     ClassifierOptions classifierOptions,
     ServeOptions options,
     ServeMetrics metrics,

@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// needs to know about the model at /v1/info, and, with serve --source, the live loop as MJPEG at /v1/live.mjpeg and
 /// its predictions as Server-Sent Events at /v1/live/events. Photos and camera frames go to POST /v1/classify.
 /// </summary>
-public static class PageEndpoints
+internal static class PageEndpoints
 {
     private const string Boundary = "frame";
 
@@ -22,7 +22,6 @@ public static class PageEndpoints
     /// <summary>Serves the page's files; before routing, so / is the page and not the API's 404.</summary>
     public static void UseFiles(IApplicationBuilder app)
     {
-        ArgumentNullException.ThrowIfNull(app);
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {
@@ -38,9 +37,6 @@ public static class PageEndpoints
 
     public static void Map(IEndpointRouteBuilder app, ModelHost host, ServeOptions options, LiveFeed? feed, double minConfidence)
     {
-        ArgumentNullException.ThrowIfNull(app);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(options);
         app.MapGet("/v1/info", context =>
         {
             var classifier = host.Classifier ?? throw new ProtocolException(StatusCodes.Status503ServiceUnavailable, "The model is still loading; retry in a moment.");

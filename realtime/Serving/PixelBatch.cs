@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// received. Encoded photos are decoded and resized here, on the request's thread (so decoding runs in parallel
 /// across requests, and the batcher only copies bytes); a tensor already at the model's size is used where it lies.
 /// </summary>
-public sealed class PixelBatch : IDisposable
+internal sealed class PixelBatch : IDisposable
 {
     /// <summary>
     /// The most pixels a photo may declare: above any phone camera's 48 MP, and a bound on what one decode allocates
@@ -35,9 +35,6 @@ public sealed class PixelBatch : IDisposable
     /// <param name="what">How an error names an element ("image 2" or "file 'cat.jpg'").</param>
     public static PixelBatch FromPhotos(IReadOnlyList<ReadOnlyMemory<byte>> photos, ModelDescription model, Func<int, string> what)
     {
-        ArgumentNullException.ThrowIfNull(photos);
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(what);
         var imageBytes = model.InputWidth * model.InputHeight * 3;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, photos.Count * imageBytes));
         try
@@ -70,14 +67,12 @@ public sealed class PixelBatch : IDisposable
     /// <summary>A uint8 tensor already at the model's size; its bytes are used in place (they belong to the request body).</summary>
     public static PixelBatch FromTensor(ReadOnlyMemory<byte> pixels, int count, ModelDescription model)
     {
-        ArgumentNullException.ThrowIfNull(model);
         return new PixelBatch(pixels, count, ModelSized(model, count), pooled: null);
     }
 
     /// <summary>A uint8 tensor sent as JSON numbers (flat, as tritonclient sends them, or nested by row).</summary>
     public static PixelBatch FromJson(JsonElement data, int count, ModelDescription model)
     {
-        ArgumentNullException.ThrowIfNull(model);
         var length = count * model.InputWidth * model.InputHeight * 3;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
         try

@@ -8,7 +8,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// not churn the large-object heap. Kestrel's own limits apply while it is read: the size limit (413) and the
 /// minimum data rate that cuts off a client trickling bytes.
 /// </summary>
-public sealed class RequestBody : IDisposable
+internal sealed class RequestBody : IDisposable
 {
     private byte[]? buffer;
 
@@ -20,7 +20,6 @@ public sealed class RequestBody : IDisposable
 
     public static async Task<RequestBody> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancel)
     {
-        ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength > maxBytes)
         {
             throw TooLarge(request.ContentLength.Value, maxBytes);

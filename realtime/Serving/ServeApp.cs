@@ -18,11 +18,10 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// The serve mode's host: ASP.NET Core's Kestrel (from the shared framework) with only what the server uses, the
 /// same configuration layers and logs as the other modes, and the model loaded in the background.
 /// </summary>
-public static class ServeApp
+internal static class ServeApp
 {
     public static WebApplication Build(IConfiguration configuration, ClassifierOptions classifier, ServeOptions options, LiveOptions? live = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         HostSetup.Configure(builder, configuration, classifier);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -88,7 +87,6 @@ public static class ServeApp
     /// <summary>The warning line for each address the server would listen on beyond this machine (none for loopback).</summary>
     public static IEnumerable<string> BeyondLoopback(ServeOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         return options.UrlList.Where(u => !IsLoopback(u))
             .Select(url => $"Listening on {url}: beyond this machine, for anyone who can reach it{(options.ApiKey is null ? " (consider --api-key)" : ", with an API key")}.");
     }

@@ -16,7 +16,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// plain <c>/v1/classify</c> for people and scripts, and <c>/metrics</c>. Every refusal is {"error": ...} with the
 /// status the protocol names (see <see cref="ProtocolException"/>).
 /// </summary>
-public static class ServeEndpoints
+internal static class ServeEndpoints
 {
     public const string ModelVersion = "1";
 
@@ -25,9 +25,6 @@ public static class ServeEndpoints
 
     public static void Map(IEndpointRouteBuilder app, ModelHost host, ServeOptions options, ServeMetrics metrics, double minConfidence)
     {
-        ArgumentNullException.ThrowIfNull(app);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(options);
         app.MapGet("/v2/health/live", context => Task.CompletedTask);
         app.MapGet("/v2/health/ready", context =>
         {
@@ -63,8 +60,6 @@ public static class ServeEndpoints
     /// <summary>Queues a request's images for the batcher and waits for their results.</summary>
     public static async Task<JobResult> RunAsync(InferenceBatcher batcher, PixelBatch pixels, bool cam, int maxQueue)
     {
-        ArgumentNullException.ThrowIfNull(batcher);
-        ArgumentNullException.ThrowIfNull(pixels);
         var job = new InferenceJob(pixels.Pixels, pixels.Count, cam);
         if (!batcher.TryEnqueue(job))
         {
@@ -77,7 +72,6 @@ public static class ServeEndpoints
     /// <summary>The batcher when the model is ready; else a 503 (loading or draining) that the error handler answers with Retry-After.</summary>
     public static InferenceBatcher Ready(ModelHost host)
     {
-        ArgumentNullException.ThrowIfNull(host);
         return host.Batcher ?? throw new ProtocolException(
             StatusCodes.Status503ServiceUnavailable,
             host.Draining ? "The server is shutting down; send the request to another replica." : "The model is still loading; retry in a moment (GET /v2/health/ready says when).");
@@ -85,7 +79,6 @@ public static class ServeEndpoints
 
     public static Task Json<T>(HttpContext context, T value, int status = StatusCodes.Status200OK)
     {
-        ArgumentNullException.ThrowIfNull(context);
         context.Response.StatusCode = status;
         return context.Response.WriteAsJsonAsync(value);
     }
@@ -125,9 +118,6 @@ public static class ServeEndpoints
 
     public static Prediction[] Predictions(Classifier classifier, PixelBatch pixels, JobResult result, double preprocessMs)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
-        ArgumentNullException.ThrowIfNull(pixels);
-        ArgumentNullException.ThrowIfNull(result);
         var timings = new StageTimings(preprocessMs, result.InferenceMs, 0);
         return result.Probabilities.Select((p, i) => new Prediction(classifier.Labels, p, pixels.Sizes[i].Width, pixels.Sizes[i].Height, result.BatchSize, timings)).ToArray();
     }
@@ -187,14 +177,13 @@ public static class ServeEndpoints
 }
 
 /// <summary>Writes a refusal as the protocol's error object.</summary>
-public static class ErrorResponse
+internal static class ErrorResponse
 {
     // Quotes and '+' stay readable; the body is JSON, never HTML.
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Task WriteAsync(HttpContext context, int status, string message)
     {
-        ArgumentNullException.ThrowIfNull(context);
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status503ServiceUnavailable)
         {

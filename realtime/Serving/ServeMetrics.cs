@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 /// one process, as in the tests, never mix their counts). Inference and execution counts are kept apart as Triton
 /// keeps them: their ratio is the average batch size.
 /// </summary>
-public sealed class ServeMetrics
+internal sealed class ServeMetrics
 {
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
 

@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Realtime.Serving;
 
 /// <summary>The HTTP server's settings (serve mode); bound by the app's option binder like every other mode's.</summary>
-public sealed class ServeOptions
+internal sealed class ServeOptions
 {
     public const string DefaultUrl = "http://127.0.0.1:8000";
 
@@ -43,7 +43,6 @@ public sealed class ServeOptions
 
     public void Validate(ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(errors);
         if (UrlList.Count == 0)
         {
             errors.Add($"--urls is empty; give one or more http://HOST:PORT separated by ';' (default {DefaultUrl}).");

@@ -15,7 +15,7 @@ namespace DogsVsCats.Vision.Tests.BackboneTests;
 [Trait("Category", "Slow")]
 public sealed class FrozenPartTests(TorchvisionReferenceFixture reference)
 {
-    public static TheoryData<string, FrozenScope> Cases { get; } = new()
+    public static IEnumerable<object[]> Cases { get; } = new TheoryData<string, FrozenScope>
     {
         { CntkResNet18.BackboneName, FrozenScope.PooledBackbone },
         { CntkResNet18.BackboneName, FrozenScope.Stem },
@@ -27,7 +27,7 @@ public sealed class FrozenPartTests(TorchvisionReferenceFixture reference)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void OnnxRuntime_RealPhotos_MatchesTorchSharp(string backboneName, FrozenScope scope)
+    internal void OnnxRuntime_RealPhotos_MatchesTorchSharp(string backboneName, FrozenScope scope)
     {
         using var backbone = Backbones.Create(Spec(backboneName));
         backbone.eval();

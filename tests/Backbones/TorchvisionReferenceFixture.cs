@@ -48,7 +48,7 @@ public sealed class TorchvisionReferenceFixture : IDisposable
     /// <c>trainer train --strategy all --backbone ARCH --weights ARCH.pth</c> for seconds: 2 epochs each on 8 + 8 real
     /// photos (3 + 3 validation), made once per architecture and shared.
     /// </summary>
-    public (RunReport Report, string RunDirectory) SmallRun(string architecture) => runs.GetOrAdd(architecture, a => new Lazy<(RunReport, string)>(() =>
+    internal (RunReport Report, string RunDirectory) SmallRun(string architecture) => runs.GetOrAdd(architecture, a => new Lazy<(RunReport, string)>(() =>
     {
         var request = new RunRequest
         {

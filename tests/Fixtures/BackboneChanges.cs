@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Tests.Fixtures;
 
 /// <summary>What training did to a backbone: compares a full-model checkpoint with the pretrained network.</summary>
-public static class BackboneChanges
+internal static class BackboneChanges
 {
     /// <summary>Names of backbone tensors (parameters and BatchNorm statistics) of <paramref name="checkpoint"/> that differ from <paramref name="pretrained"/>'s weights.</summary>
     public static List<string> InCheckpoint(BackboneSpec pretrained, int classes, string checkpoint)

@@ -8,7 +8,7 @@ using DogsVsCats.Vision.Trainer.Strategies;
 namespace DogsVsCats.Vision.Tests.Fixtures;
 
 /// <summary>One run of the built trainer: its folder, its report.json read back, and what it printed.</summary>
-public sealed record TrainerRun(string Directory, RunReport Report, string Output)
+internal sealed record TrainerRun(string Directory, RunReport Report, string Output)
 {
     public string ModelPath => Path.Combine(Directory, TrainingRun.ModelFile);
 }
@@ -37,9 +37,9 @@ public sealed class ShippedDefaultsFixture : IDisposable
         Ensemble = Train("runs-ensemble", "--strategy", FinetuneStrategy.StrategyName, "--export", "ensemble", "--report-photos", "none");
     }
 
-    public TrainerRun Defaults { get; }
+    internal TrainerRun Defaults { get; }
 
-    public TrainerRun Ensemble { get; }
+    internal TrainerRun Ensemble { get; }
 
     public void Dispose()
     {

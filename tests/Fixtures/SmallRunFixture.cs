@@ -64,7 +64,7 @@ public sealed class SmallRunFixture
     /// <summary>The features cache the run filled: later runs on the same photos read it instead of running the backbone.</summary>
     public string CacheDirectory => Path.Combine(Directory, "cache");
 
-    public RunReport Report { get; }
+    internal RunReport Report { get; }
 
     public string RunDirectory { get; }
 
@@ -73,10 +73,10 @@ public sealed class SmallRunFixture
     /// <summary>The run's model.onnx quantized to int8 (QDQ) on <see cref="Int8CalibrationPhotos"/> training photos, made once per test process.</summary>
     public string Int8Model => int8Model.Value;
 
-    public StrategyResult Strategy(string name) => Report.Strategies.Single(s => s.Strategy == name);
+    internal StrategyResult Strategy(string name) => Report.Strategies.Single(s => s.Strategy == name);
 
     /// <summary>The run's photos and split, for <paramref name="strategy"/>, with its runs under <paramref name="outputFolder"/>.</summary>
-    public RunRequest Request(string strategy, string outputFolder) => new()
+    internal RunRequest Request(string strategy, string outputFolder) => new()
     {
         DataRoot = TestData.DogsVsCatsRoot,
         Strategy = strategy,

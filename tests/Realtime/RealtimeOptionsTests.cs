@@ -45,7 +45,7 @@ public sealed class RealtimeOptionsTests : IDisposable
     [InlineData("cuda", "copy", InferenceDevice.Cuda, SortMode.Copy)]
     [InlineData("CPU", " Move ", InferenceDevice.Cpu, SortMode.Move)]
     [InlineData(null, null, InferenceDevice.Auto, SortMode.None)]
-    public void Bind_ChoiceNamesInAnyCase_BecomeEnums(string? device, string? sort, InferenceDevice expectedDevice, SortMode expectedSort)
+    internal void Bind_ChoiceNamesInAnyCase_BecomeEnums(string? device, string? sort, InferenceDevice expectedDevice, SortMode expectedSort)
     {
         var errors = new List<string>();
 

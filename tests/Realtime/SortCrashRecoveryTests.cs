@@ -22,7 +22,7 @@ public sealed class SortCrashRecoveryTests(SmallRunFixture run) : IDisposable
 
     public void Dispose() => temp.Dispose();
 
-    public static TheoryData<TransferStep, string> Steps()
+    public static IEnumerable<object[]> Steps()
     {
         var data = new TheoryData<TransferStep, string>();
         foreach (var step in Enum.GetValues<TransferStep>())
@@ -36,7 +36,7 @@ public sealed class SortCrashRecoveryTests(SmallRunFixture run) : IDisposable
 
     [Theory]
     [MemberData(nameof(Steps))]
-    public void Sort_KilledAtAStepOfTheSecondTransfer_NoPhotoLostAndTheRerunSortsEachOnceAsTheCsvSays(TransferStep step, string sort)
+    internal void Sort_KilledAtAStepOfTheSecondTransfer_NoPhotoLostAndTheRerunSortsEachOnceAsTheCsvSays(TransferStep step, string sort)
     {
         // Batch 4 of 6 photos: the kill leaves the second photo mid-transfer, two labelled and unsorted, two unlabelled.
         Directory.CreateDirectory(Photos);

@@ -202,7 +202,7 @@ public sealed class SelectionTests
     [InlineData("ensemble", ExportKind.Ensemble, null)]
     [InlineData("features", ExportKind.Strategy, "features")]
     [InlineData("Winner", ExportKind.Strategy, "Winner")]
-    public void ExportChoice_Parse_KindOrStrategyAndBackToItsText(string text, ExportKind kind, string? strategy)
+    internal void ExportChoice_Parse_KindOrStrategyAndBackToItsText(string text, ExportKind kind, string? strategy)
     {
         var choice = ExportChoice.Parse(text);
 

@@ -19,7 +19,7 @@ public sealed class LimitedServerFixture : IAsyncDisposable
     private readonly SemaphoreSlim gate = new(1, 1);
     private RunningServer? server;
 
-    public async Task<RunningServer> StartAsync(string model)
+    internal async Task<RunningServer> StartAsync(string model)
     {
         await gate.WaitAsync();
         try

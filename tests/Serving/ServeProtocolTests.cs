@@ -20,7 +20,7 @@ public sealed class ServerFixture : IAsyncDisposable
     private Classifier? reference;
 
     /// <summary>The server, and folder labelling's classifier on the same model: the probabilities the server must give.</summary>
-    public async Task<(RunningServer Server, Classifier Reference)> StartAsync(string model)
+    internal async Task<(RunningServer Server, Classifier Reference)> StartAsync(string model)
     {
         await gate.WaitAsync();
         try

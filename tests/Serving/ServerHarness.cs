@@ -10,7 +10,7 @@ namespace DogsVsCats.Vision.Tests.Serving;
 /// The serve mode's host, started in this process on a free loopback port (Kestrel binds port 0), with the options a
 /// test gives; <see cref="DisposeAsync"/> stops it as Ctrl+C would.
 /// </summary>
-public sealed class RunningServer : IAsyncDisposable
+internal sealed class RunningServer : IAsyncDisposable
 {
     private readonly WebApplication app;
 

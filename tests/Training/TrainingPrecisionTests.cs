@@ -14,14 +14,14 @@ public sealed class TrainingPrecisionTests
     [InlineData(TrainingPrecision.Auto, true, true, TrainingPrecision.Fp32)]
     [InlineData(TrainingPrecision.Fp32, false, true, TrainingPrecision.Fp32)]
     [InlineData(TrainingPrecision.Bf16, false, false, TrainingPrecision.Bf16)]
-    public void Resolve_ByDeviceAndCpu(TrainingPrecision requested, bool cuda, bool cpuHasBFloat16, TrainingPrecision expected) =>
+    internal void Resolve_ByDeviceAndCpu(TrainingPrecision requested, bool cuda, bool cpuHasBFloat16, TrainingPrecision expected) =>
         Assert.Equal(expected, TrainingPrecisions.Resolve(requested, cuda ? new Device(DeviceType.CUDA) : CPU, cpuHasBFloat16));
 
     [Theory]
     [InlineData("auto", TrainingPrecision.Auto)]
     [InlineData("fp32", TrainingPrecision.Fp32)]
     [InlineData("BF16", TrainingPrecision.Bf16)]
-    public void Parse_CliNames_RoundTrip(string name, TrainingPrecision expected)
+    internal void Parse_CliNames_RoundTrip(string name, TrainingPrecision expected)
     {
         Assert.Equal(expected, TrainingPrecisions.Parse(name));
         Assert.Equal(name.ToLowerInvariant(), TrainingPrecisions.Name(expected));

@@ -10,7 +10,7 @@ namespace DogsVsCats.Vision.Trainer.Cli;
 /// Progress bars with rate and ETA on a terminal; on a pipe or CI log, plain lines every 10 seconds and at the end
 /// of each task, so logs stay readable.
 /// </summary>
-public sealed class ConsoleProgress : IProgressReporter
+internal sealed class ConsoleProgress : IProgressReporter
 {
     // Spectre keeps only value types in a task's state, so the unit travels as an index into this list.
     private static readonly string[] Units = ["img", "vec"];

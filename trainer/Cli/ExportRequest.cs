@@ -3,7 +3,7 @@ using DogsVsCats.Vision.Trainer.Export;
 namespace DogsVsCats.Vision.Trainer.Cli;
 
 /// <summary>What <c>trainer export</c> was asked to do.</summary>
-public sealed record ExportRequest
+internal sealed record ExportRequest
 {
     public required string Checkpoint { get; init; }
 

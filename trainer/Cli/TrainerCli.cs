@@ -15,14 +15,12 @@ namespace DogsVsCats.Vision.Trainer.Cli;
 /// The command line: <c>trainer train</c> and <c>trainer export</c>. Each command turns what was typed into its request
 /// and hands it to the work it names, so what an option sets can be read before anything runs.
 /// </summary>
-public static class TrainerCli
+internal static class TrainerCli
 {
     public static RootCommand Build() => Build(Train, Export);
 
     public static RootCommand Build(Func<RunRequest, TrainingSettings, int> train, Func<ExportRequest, int> export)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(export);
         var root = new RootCommand("DogsVsCats.Vision trainer: transfer learning from an ImageNet CNN on a folder of labelled photos.");
         root.Subcommands.Add(TrainCommand(train));
         root.Subcommands.Add(ExportCommand(export));

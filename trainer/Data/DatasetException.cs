@@ -1,4 +1,4 @@
 namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>The dataset cannot be used as given; the message says what is wrong and what to do about it.</summary>
-public sealed class DatasetException(string message) : Exception(message);
+internal sealed class DatasetException(string message) : Exception(message);

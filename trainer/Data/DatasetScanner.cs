@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// Only paths are collected here; <see cref="ImageLoader.Check"/> leaves out files that cannot be images, and a pass
 /// that cannot decode a photo skips it then.
 /// </summary>
-public static class DatasetScanner
+internal static class DatasetScanner
 {
     public const string ClassFoldersLayout = "class-folders";
     public const string KaggleFlatLayout = "kaggle-flat";
@@ -19,7 +19,6 @@ public static class DatasetScanner
 
     public static DatasetSplit Scan(string root, double validationFraction = DefaultValidationFraction, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(root);
         if (!(validationFraction > 0 && validationFraction < 1))
         {
             throw new DatasetException(

@@ -2,7 +2,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>Train and validation files of a dataset; labels index <see cref="Classes"/>.</summary>
 /// <param name="Layout"><c>class-folders</c> or <c>kaggle-flat</c>.</param>
-public sealed record DatasetSplit(
+internal sealed record DatasetSplit(
     IReadOnlyList<string> Classes,
     IReadOnlyList<LabeledFile> Train,
     IReadOnlyList<LabeledFile> Validation,

@@ -4,7 +4,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// A few photos decoded and resized into memory at once (calibration, benchmarks, checks on a handful of photos);
 /// index i of every list is the same image. Training streams its photos instead (<see cref="ImageSet"/>).
 /// </summary>
-public sealed class DecodedImages
+internal sealed class DecodedImages
 {
     public required int Width { get; init; }
 

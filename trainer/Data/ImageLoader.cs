@@ -5,7 +5,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>Checks, decodes and resizes image files, skipping (never throwing for) files that cannot be used.</summary>
-public static class ImageLoader
+internal static class ImageLoader
 {
     /// <summary>
     /// The files of <paramref name="files"/> that pass <see cref="ImageFile.TryCheck"/> (they open, are not empty, look
@@ -20,8 +20,6 @@ public static class ImageLoader
         IProgress<int>? progress = null,
         int decodeThreads = 0)
     {
-        ArgumentNullException.ThrowIfNull(files);
-        ArgumentNullException.ThrowIfNull(skipped);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
 
@@ -73,8 +71,6 @@ public static class ImageLoader
         IProgress<int>? progress = null,
         int maxParallelism = -1)
     {
-        ArgumentNullException.ThrowIfNull(files);
-        ArgumentNullException.ThrowIfNull(skipped);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
 
@@ -130,8 +126,6 @@ public static class ImageLoader
     /// <summary>Throws when a class has no images left in <paramref name="set"/>, e.g. because all its files were bad.</summary>
     public static void EnsureEveryClassPresent(ImageSet set, IReadOnlyList<string> classes, string setName)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        ArgumentNullException.ThrowIfNull(classes);
         var counts = new int[classes.Count];
         foreach (var label in set.Labels)
         {
@@ -153,7 +147,6 @@ public static class ImageLoader
     /// </summary>
     public static bool TryDecode(string path, int width, int height, byte[] destination, int offset, [NotNullWhen(false)] out string? reason)
     {
-        ArgumentNullException.ThrowIfNull(destination);
         if (!ImageFile.TryRead(path, out var bgr, out reason))
         {
             return false;

@@ -4,7 +4,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// The photos of one split, decoded only while a pass over them runs (<see cref="PrefetchDecoder"/>): what is held for the
 /// whole run is a path and a label per photo, never its pixels. Index i of every list is the same photo.
 /// </summary>
-public sealed class ImageSet
+internal sealed class ImageSet
 {
     public required int Width { get; init; }
 

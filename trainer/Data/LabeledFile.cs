@@ -1,4 +1,4 @@
 namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>An image path and the index of its class in <see cref="DatasetSplit.Classes"/>.</summary>
-public sealed record LabeledFile(string Path, int Label);
+internal sealed record LabeledFile(string Path, int Label);

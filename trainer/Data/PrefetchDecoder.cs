@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// The photos of one batch of a pass, decoded: those of its part of the order that could be read, pixels back to back
 /// (each Height*Width*3 bytes, BGR, HWC). Valid until the next batch of the pass is requested: its buffer is reused.
 /// </summary>
-public sealed class DecodedBatch(int[] indices, byte[] pixels, int attempted)
+internal sealed class DecodedBatch(int[] indices, byte[] pixels, int attempted)
 {
     /// <summary>Indices into the set of the photos decoded, in order.</summary>
     public int[] Indices { get; } = indices;
@@ -28,7 +28,7 @@ public sealed class DecodedBatch(int[] indices, byte[] pixels, int attempted)
 /// A photo that cannot be read when its turn comes (deleted, cut short since the check) is recorded in the set's
 /// <see cref="ImageSet.Skipped"/> and left out of its batch.
 /// </summary>
-public sealed class PrefetchDecoder : IDisposable
+internal sealed class PrefetchDecoder : IDisposable
 {
     private readonly WorkerThreads threads;
     private readonly ConcurrentBag<byte[]> buffers = [];
@@ -61,8 +61,6 @@ public sealed class PrefetchDecoder : IDisposable
     /// </summary>
     public IEnumerable<DecodedBatch> Read(ImageSet set, IReadOnlyList<int> order, int batchSize)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        ArgumentNullException.ThrowIfNull(order);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         return ReadIterator(set, order, batchSize);
     }

@@ -4,7 +4,7 @@ namespace DogsVsCats.Vision.Trainer.Data;
 /// The files left out of a run, each once, in the order they were found: by the check before training, or by a pass
 /// that could no longer read a photo (deleted or cut short after the check). Safe to add to from decoding threads.
 /// </summary>
-public sealed class SkipLog(Action<SkippedFile>? onSkipped = null)
+internal sealed class SkipLog(Action<SkippedFile>? onSkipped = null)
 {
     private readonly Lock gate = new();
     private readonly List<SkippedFile> files = [];
@@ -39,7 +39,6 @@ public sealed class SkipLog(Action<SkippedFile>? onSkipped = null)
     /// </summary>
     public bool Add(SkippedFile file)
     {
-        ArgumentNullException.ThrowIfNull(file);
         lock (gate)
         {
             if (!paths.Add(file.Path))

@@ -1,4 +1,4 @@
 namespace DogsVsCats.Vision.Trainer.Data;
 
 /// <summary>A file left out of training, with a reason a person can act on.</summary>
-public sealed record SkippedFile(string Path, string Reason);
+internal sealed record SkippedFile(string Path, string Reason);

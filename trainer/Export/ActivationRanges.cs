@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Trainer.Export;
 /// quantize as extra outputs, and takes each one's range (min/max, or percentiles of a histogram), then its uint8 scale
 /// and zero point.
 /// </summary>
-public static class ActivationRanges
+internal static class ActivationRanges
 {
     /// <summary>Asymmetric uint8: the range always holds 0 (exactly representable, so zero padding stays exact).</summary>
     public static (float Scale, byte ZeroPoint) UInt8Parameters(float min, float max)

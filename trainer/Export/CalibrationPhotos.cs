@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Data;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>The photos an int8 model is calibrated on: training photos only, evenly spread, decoded at the model's size.</summary>
-public static class CalibrationPhotos
+internal static class CalibrationPhotos
 {
     /// <summary>
     /// Calibration photos from a folder: when it is a labelled dataset (as <c>trainer train</c> reads it), only its
@@ -51,7 +51,6 @@ public static class CalibrationPhotos
     /// <summary>At most <paramref name="count"/> items spread evenly over <paramref name="items"/>, in order.</summary>
     public static IReadOnlyList<T> EvenlySpaced<T>(IReadOnlyList<T> items, int count)
     {
-        ArgumentNullException.ThrowIfNull(items);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         return items.Count <= count ? items : [.. Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)])];
     }

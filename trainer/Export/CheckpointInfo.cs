@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Trainer.Export;
 /// <c>trainer export</c> needs nothing else: the <see cref="ModelDescription"/> its export carries, written as the very
 /// metadata properties of the model file and read back through the same checks.
 /// </summary>
-public static class CheckpointInfo
+internal static class CheckpointInfo
 {
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 
@@ -79,4 +79,4 @@ public static class CheckpointInfo
 }
 
 /// <summary>An export that cannot be done as asked; the message says why and what to do.</summary>
-public sealed class ExportException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class ExportException(string message, Exception? inner = null) : Exception(message, inner);

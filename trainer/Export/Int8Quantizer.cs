@@ -6,7 +6,7 @@ using Onnx;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>How activation ranges are taken from the calibration photos.</summary>
-public enum CalibrationMethod
+internal enum CalibrationMethod
 {
     /// <summary>The smallest and largest value seen.</summary>
     MinMax,
@@ -15,7 +15,7 @@ public enum CalibrationMethod
     Percentile,
 }
 
-public sealed record QuantizationSettings
+internal sealed record QuantizationSettings
 {
     /// <summary>Photos the activation ranges are measured on (training photos, never validation ones).</summary>
     public int CalibrationImages { get; init; } = 300;
@@ -41,7 +41,7 @@ public sealed record QuantizationSettings
 /// point 0 is dropped by ONNX Runtime (the saturation is the ReLU), so conv + ReLU runs as one QLinearConv.
 /// The uint8 input, preprocessing, head, softmax and CAM stay float: contract v1 is unchanged.
 /// </summary>
-public static class Int8Quantizer
+internal static class Int8Quantizer
 {
     public const string Scheme = "int8-qdq";
     public const string FileSuffix = ".int8.onnx";
@@ -58,8 +58,6 @@ public static class Int8Quantizer
     /// </summary>
     public static ModelDescription QuantizeFile(string floatModel, IReadOnlyList<byte[]> photos, string output, bool overwrite, QuantizationSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(photos);
-        ArgumentNullException.ThrowIfNull(settings);
         var full = ModelExporter.Destination(output, overwrite);
 
         if (photos.Count == 0)
@@ -106,9 +104,6 @@ public static class Int8Quantizer
     /// <summary>The QDQ model for a float model of contract v1 (the input is not changed).</summary>
     public static ModelProto Quantize(ModelProto floatModel, ModelDescription metadata, IReadOnlyList<byte[]> photos, QuantizationSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(floatModel);
-        ArgumentNullException.ThrowIfNull(metadata);
-        ArgumentNullException.ThrowIfNull(settings);
         var model = floatModel.Clone();
         var graph = new QdqGraphEditor(model.Graph);
         graph.FoldBatchNorms();

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>Writes a trained model as one self-describing ONNX file (model contract version 1, see <see cref="ModelContract"/>).</summary>
-public static class ModelExporter
+internal static class ModelExporter
 {
     public const string Producer = "DogsVsCats.Vision trainer";
 
@@ -54,8 +54,6 @@ public static class ModelExporter
     /// </summary>
     public static void Export(IReadOnlyList<TransferModel> members, ModelDescription metadata, string output, bool overwrite)
     {
-        ArgumentNullException.ThrowIfNull(members);
-        ArgumentNullException.ThrowIfNull(metadata);
         if (members.Count == 0)
         {
             throw new ArgumentException("An export needs at least one model.", nameof(members));

@@ -7,7 +7,7 @@ using DataType = Onnx.TensorProto.Types.DataType;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>Edits a graph in place: node list, initializers by name, producers and consumers of each value.</summary>
-public sealed class QdqGraphEditor(GraphProto graph)
+internal sealed class QdqGraphEditor(GraphProto graph)
 {
     private readonly List<NodeProto> nodes = [.. graph.Node];
     private readonly Dictionary<string, TensorProto> initializers = graph.Initializer.ToDictionary(t => t.Name);

@@ -3,7 +3,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Trainer.Export;
 
 /// <summary>Test-time augmentation inside an exported graph (<c>--tta</c>); a file states it in its metadata.</summary>
-public enum TestTimeAugmentation
+internal enum TestTimeAugmentation
 {
     /// <summary>One pass over the image as it is.</summary>
     None,
@@ -13,7 +13,7 @@ public enum TestTimeAugmentation
 }
 
 /// <summary>The one mapping between <see cref="TestTimeAugmentation"/> and its text on the command line and in metadata.</summary>
-public static class TestTimeAugmentations
+internal static class TestTimeAugmentations
 {
     /// <summary>Every value's text, as <c>--tta</c> takes it.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<TestTimeAugmentation>().Select(Name)];

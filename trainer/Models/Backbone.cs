@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// <param name="Preprocessing">How raw BGR 0..255 pixels become the network's input, in words.</param>
 /// <param name="BlockNames">The whole blocks <c>--unfreeze</c> can name, in forward order; the last is the last stage.</param>
 /// <param name="MinimumInputSize">The smallest square input every layer still accepts.</param>
-public sealed record BackboneInfo(
+internal sealed record BackboneInfo(
     string Name, int InputWidth, int InputHeight, int FeatureChannels, string Preprocessing, IReadOnlyList<string> BlockNames, int MinimumInputSize = 32)
 {
     /// <summary>The block group <c>finetune</c> unfreezes by default.</summary>
@@ -29,7 +29,7 @@ public sealed record BackboneInfo(
 /// Every backbone is a chain: normalisation, a few layers, then whole blocks (<see cref="Blocks"/>) in order, in
 /// forward and in the export alike, so the part below any block can run on its own, frozen (see FrozenPart).
 /// </summary>
-public abstract class Backbone(string name, int inputSize) : nn.Module<Tensor, Tensor>(name), IOnnxExportable
+internal abstract class Backbone(string name, int inputSize) : nn.Module<Tensor, Tensor>(name), IOnnxExportable
 {
     /// <summary>The square input size this instance is built for (the mean image of a backbone that has one follows it).</summary>
     public int InputSize { get; } = inputSize;

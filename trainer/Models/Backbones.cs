@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>A backbone by CLI name, the weights file it loads (torchvision backbones only) and its square input size (null: its own).</summary>
-public sealed record BackboneSpec(string Name, string? WeightsPath = null, int? ImageSize = null)
+internal sealed record BackboneSpec(string Name, string? WeightsPath = null, int? ImageSize = null)
 {
     public static BackboneSpec Default { get; } = new(CntkResNet18.BackboneName);
 
@@ -27,7 +27,7 @@ public sealed record BackboneSpec(string Name, string? WeightsPath = null, int? 
 /// <param name="LoadWeights">Loads the pretrained weights into a new <see cref="Architecture"/> (the spec's weights file, if any).</param>
 /// <param name="WeightFiles">Files whose bytes define the pretrained weights (part of the feature-cache key).</param>
 /// <param name="TrainingSize">The square input a run uses when <c>--image-size</c> is not given, where measured better than the network's own; null: its own.</param>
-public sealed record BackboneEntry(
+internal sealed record BackboneEntry(
     BackboneInfo Info,
     Func<int, Backbone> Architecture,
     bool NeedsWeightsFile,
@@ -39,7 +39,7 @@ public sealed record BackboneEntry(
 }
 
 /// <summary>Builds backbones by their CLI name with their pretrained weights loaded.</summary>
-public static class Backbones
+internal static class Backbones
 {
     public static IReadOnlyList<BackboneEntry> Registry { get; } =
     [

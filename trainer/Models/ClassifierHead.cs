@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>The study's head: global average pool -> dropout 0.2 -> dense (logits; softmax lives in the loss and the export).</summary>
-public sealed class ClassifierHead : nn.Module<Tensor, Tensor>, IOnnxExportable
+internal sealed class ClassifierHead : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly AdaptiveAvgPool2d pool;
     private readonly Dropout dropout;

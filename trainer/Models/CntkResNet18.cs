@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// convolution and the stem's max pool pad only at the top and left (CNTK's asymmetric "same" padding).
 /// Input normalisation is the package's own: subtract a per-pixel BGR mean image.
 /// </summary>
-public sealed class CntkResNet18 : Backbone
+internal sealed class CntkResNet18 : Backbone
 {
     public const string BackboneName = "resnet18-imagenet";
     public const int Size = 224;

@@ -7,21 +7,17 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// Which layers two trained models hold identically (the pretrained stem every strategy keeps frozen, the last stage
 /// that only <c>finetune</c> trains): what an ensemble graph and the mirrored validation pass compute once for all.
 /// </summary>
-public static class SharedLayers
+internal static class SharedLayers
 {
     /// <summary>Every weight and BatchNorm statistic below the last stage is bit-for-bit the same.</summary>
     public static bool SameStem(Backbone a, Backbone b)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
         return Same(Stem(a), Stem(b));
     }
 
     /// <summary>The last stage's weights and statistics are bit-for-bit the same.</summary>
     public static bool SameLastStage(Backbone a, Backbone b)
     {
-        ArgumentNullException.ThrowIfNull(a);
-        ArgumentNullException.ThrowIfNull(b);
         return Same(a.LastStage.state_dict(), b.LastStage.state_dict());
     }
 
@@ -34,9 +30,6 @@ public static class SharedLayers
     /// </summary>
     public static IReadOnlyList<IReadOnlyList<T>> Group<T>(IEnumerable<T> items, Func<T, Backbone> backbone, Func<Backbone, Backbone, bool> same)
     {
-        ArgumentNullException.ThrowIfNull(items);
-        ArgumentNullException.ThrowIfNull(backbone);
-        ArgumentNullException.ThrowIfNull(same);
         var groups = new List<List<T>>();
         foreach (var item in items)
         {

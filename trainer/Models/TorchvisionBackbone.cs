@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// key. The pixel normalisation torchvision does outside the network (BGR -> RGB, /255, mean and std per channel)
 /// happens inside, first, so the exported model takes the same raw BGR bytes as every other backbone.
 /// </summary>
-public abstract class TorchvisionBackbone : Backbone
+internal abstract class TorchvisionBackbone : Backbone
 {
     /// <summary>The ImageNet classifier and auxiliary head of torchvision's files: replaced by the trainer's head.</summary>
     private static readonly string[] ReplacedHeads = ["fc.", "AuxLogits."];

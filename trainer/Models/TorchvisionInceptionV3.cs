@@ -10,7 +10,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// [-1, 1] as its published weights expect (torchvision's <c>transform_input=True</c> does the same to
 /// ImageNet-normalised input). The auxiliary classifier is not built: it only serves ImageNet training.
 /// </summary>
-public sealed class TorchvisionInceptionV3 : TorchvisionBackbone
+internal sealed class TorchvisionInceptionV3 : TorchvisionBackbone
 {
     public const string BackboneName = "inception_v3";
     public const int Size = 299;

@@ -9,7 +9,7 @@ namespace DogsVsCats.Vision.Trainer.Models;
 /// torchvision's <c>resnet50</c> up to <c>layer4</c> (ResNet v1.5: the stride sits on the 3x3 convolution), 224 px,
 /// ImageNet mean and std. Weights come from a torchvision state_dict the user supplies.
 /// </summary>
-public sealed class TorchvisionResNet50 : TorchvisionBackbone
+internal sealed class TorchvisionResNet50 : TorchvisionBackbone
 {
     public const string BackboneName = "resnet50";
     public const int Size = 224;

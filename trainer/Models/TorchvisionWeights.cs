@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>A weights file that cannot be used as asked; the message names the file, what is wrong and what to do.</summary>
-public sealed class BackboneWeightsException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class BackboneWeightsException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Reads a torchvision <c>state_dict</c> (<c>.pth</c>/<c>.pt</c> written by <c>torch.save(model.state_dict(), ...)</c>,
@@ -14,7 +14,7 @@ public sealed class BackboneWeightsException(string message, Exception? inner = 
 /// names are torchvision's. Every key and shape is checked first, so a file for another network fails with one
 /// message naming what differs, and nothing is half loaded.
 /// </summary>
-public static class TorchvisionWeights
+internal static class TorchvisionWeights
 {
     /// <summary>Reads every tensor of the file (on the CPU, as stored). The caller disposes them.</summary>
     public static Dictionary<string, Tensor> Read(string path)

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Models;
 
 /// <summary>Backbone + head: float BGR [N, 3, H, W] 0..255 -> logits [N, classes].</summary>
-public sealed class TransferModel : nn.Module<Tensor, Tensor>, IOnnxExportable
+internal sealed class TransferModel : nn.Module<Tensor, Tensor>, IOnnxExportable
 {
     private readonly Backbone backbone;
     private readonly ClassifierHead head;

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Onnx;
 
 /// <summary>A module that writes its own forward pass as ONNX nodes (composites: blocks, backbones, heads).</summary>
-public interface IOnnxExportable
+internal interface IOnnxExportable
 {
     /// <summary>Adds this module's nodes reading <paramref name="input"/>; returns the name of its output.</summary>
     string ExportOnnx(OnnxGraphBuilder graph, string input);
@@ -19,7 +19,7 @@ public interface IOnnxExportable
 /// describe their data flow through <see cref="IOnnxExportable"/> using the same calls, so the export follows the
 /// network the trainer actually ran.
 /// </summary>
-public sealed class OnnxGraphBuilder
+internal sealed class OnnxGraphBuilder
 {
     public const int Opset = 13;
 

@@ -3,14 +3,14 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>Photos whose top probability fell in [<see cref="Lower"/>, <see cref="Upper"/>): how sure the model was and how often it was right.</summary>
-public sealed record ReliabilityBin(double Lower, double Upper, int Count, double MeanConfidence, double Accuracy);
+internal sealed record ReliabilityBin(double Lower, double Upper, int Count, double MeanConfidence, double Accuracy);
 
 /// <summary>How well a set of probabilities matches the truth, and what a confidence threshold would show.</summary>
 /// <param name="LogLoss">Mean negative log probability of the true class (NLL).</param>
 /// <param name="ExpectedCalibrationError">Sum over the bins of (share of photos) x |accuracy - mean confidence|.</param>
 /// <param name="FractionBelowMinConfidence">Photos whose top probability is below <paramref name="MinConfidence"/>: 'uncertain' in the realtime app.</param>
 /// <param name="AccuracyAboveMinConfidence">Accuracy of the others, the labels the app shows; NaN when there are none.</param>
-public sealed record CalibrationFigures(
+internal sealed record CalibrationFigures(
     int Images,
     double LogLoss,
     double Accuracy,
@@ -21,7 +21,7 @@ public sealed record CalibrationFigures(
     double AccuracyAboveMinConfidence);
 
 /// <summary>Negative log likelihood, expected calibration error and reliability bins of class probabilities.</summary>
-public static class Calibration
+internal static class Calibration
 {
     /// <summary>Equal-width confidence bins over [0, 1], as in Guo et al. 2017 (On Calibration of Modern Neural Networks).</summary>
     public const int DefaultBins = 15;
@@ -34,8 +34,6 @@ public static class Calibration
 
     public static CalibrationFigures Measure(IReadOnlyList<float[]> probabilities, IReadOnlyList<int> truth, int bins = DefaultBins, double minConfidence = DefaultMinConfidence)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
-        ArgumentNullException.ThrowIfNull(truth);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bins);
         if (probabilities.Count != truth.Count || probabilities.Count == 0)
         {
@@ -86,7 +84,6 @@ public static class Calibration
     /// <summary>Cross-entropy of one photo: -log p[truth].</summary>
     public static double Loss(float[] probabilities, int truth)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
         return -Math.Log(Math.Max(probabilities[truth], Floor));
     }
 
@@ -96,7 +93,6 @@ public static class Calibration
     /// </summary>
     public static float[] Untemper(float[] probabilities, double temperature)
     {
-        ArgumentNullException.ThrowIfNull(probabilities);
         if (!double.IsFinite(temperature) || temperature <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "A temperature is a finite number above 0.");

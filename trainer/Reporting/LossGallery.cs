@@ -7,14 +7,14 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>One row of a loss list: a photo, its label, the model's label and how much it cost.</summary>
 /// <param name="Probability">The model's probability of <paramref name="Predicted"/>.</param>
-public sealed record LossRow(string Path, string Truth, string Predicted, double Probability, double Loss);
+internal sealed record LossRow(string Path, string Truth, string Predicted, double Probability, double Loss);
 
 /// <summary>The highest-loss photos of a split: a PNG gallery and a CSV, and how many photos were wrong.</summary>
 /// <param name="Top">The photos in the gallery, highest loss first.</param>
-public sealed record LossList(string Split, string Image, string Csv, int Photos, int Wrong, int Rows, IReadOnlyList<LossRow> Top);
+internal sealed record LossList(string Split, string Image, string Csv, int Photos, int Wrong, int Rows, IReadOnlyList<LossRow> Top);
 
 /// <summary>Orders scored photos by loss and writes them as a CSV and as a gallery with each photo's CAM overlay.</summary>
-public static class LossGallery
+internal static class LossGallery
 {
     public const string CsvHeader = "path,truth,predicted,probability,loss";
 
@@ -42,8 +42,6 @@ public static class LossGallery
     /// <summary>Writes <c>{name}.csv</c> and <c>{name}.png</c> into <paramref name="directory"/>.</summary>
     public static LossList Write(string directory, string name, string split, string title, ScoredSet set, ModelScorer model)
     {
-        ArgumentNullException.ThrowIfNull(set);
-        ArgumentNullException.ThrowIfNull(model);
         var labels = model.Description.Labels;
         var ordered = ByLoss(set.Photos);
         var wrong = ordered.Count(p => !p.Correct);

@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 /// <param name="Temperature">The temperature folded into the file; null when it has none.</param>
 /// <param name="Calibrated">The file's probabilities on validation (after the temperature).</param>
 /// <param name="Untempered">softmax(T log p) of the same: the model before its temperature; null when it has none.</param>
-public sealed record ModelEvaluation(
+internal sealed record ModelEvaluation(
     string Model,
     double? Temperature,
     CalibrationFigures Calibrated,
@@ -19,7 +19,7 @@ public sealed record ModelEvaluation(
     IReadOnlyList<string> Unreadable);
 
 /// <summary>Runs the model file that a run ships on its validation and training photos, and writes what it finds.</summary>
-public static class ModelEvaluator
+internal static class ModelEvaluator
 {
     public const string ReliabilityFile = "reliability.png";
     public const string MistakesName = "mistakes";
@@ -32,8 +32,6 @@ public static class ModelEvaluator
     /// <param name="decodeThreads">Threads that decode the photos; 0 or less = all cores.</param>
     public static ModelEvaluation Evaluate(string modelPath, ImageSet validation, ImageSet? train, string runDirectory, Action<string> log, int decodeThreads = 0)
     {
-        ArgumentNullException.ThrowIfNull(validation);
-        ArgumentNullException.ThrowIfNull(log);
         using var model = new ModelScorer(modelPath, decodeThreads: decodeThreads);
 
         var validationScores = model.Score(validation.Paths, validation.Labels);

@@ -8,7 +8,7 @@ namespace DogsVsCats.Vision.Trainer.Reporting;
 /// <summary>One photo as the model file saw it.</summary>
 /// <param name="Probabilities">The file's output, in label order.</param>
 /// <param name="Cam">The class activation map [h, w] of the predicted class.</param>
-public sealed record ScoredPhoto(string Path, int Truth, float[] Probabilities, float[] Cam)
+internal sealed record ScoredPhoto(string Path, int Truth, float[] Probabilities, float[] Cam)
 {
     public int Predicted => ClassProbabilities.TopIndex(Probabilities);
 
@@ -18,7 +18,7 @@ public sealed record ScoredPhoto(string Path, int Truth, float[] Probabilities, 
 }
 
 /// <summary>Photos scored by <see cref="ModelScorer"/>, in input order minus the unreadable ones.</summary>
-public sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<string> Unreadable, double Seconds);
+internal sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<string> Unreadable, double Seconds);
 
 /// <summary>
 /// Runs a model file (the one that ships) on photo files with the realtime app's <see cref="ModelRunner"/>: each file is
@@ -27,7 +27,7 @@ public sealed record ScoredSet(IReadOnlyList<ScoredPhoto> Photos, IReadOnlyList<
 /// Photos are decoded on <see cref="WorkerThreads"/> (fixed threads; it says why), at most one batch at a time, into
 /// that batch's input slots.
 /// </summary>
-public sealed class ModelScorer : IDisposable
+internal sealed class ModelScorer : IDisposable
 {
     public const int DefaultBatchSize = 32;
 
@@ -68,8 +68,6 @@ public sealed class ModelScorer : IDisposable
     /// <summary>Scores the photos at <paramref name="paths"/> (labels index the model's labels); unreadable files are left out and named.</summary>
     public ScoredSet Score(IReadOnlyList<string> paths, IReadOnlyList<int> labels)
     {
-        ArgumentNullException.ThrowIfNull(paths);
-        ArgumentNullException.ThrowIfNull(labels);
         if (paths.Count != labels.Count)
         {
             throw new ArgumentException($"{paths.Count} paths but {labels.Count} labels.", nameof(labels));

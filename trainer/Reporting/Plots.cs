@@ -6,7 +6,7 @@ using ScottPlot;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>PNG charts for the run report (ScottPlot 5; text needs a system font, e.g. Debian's fonts-dejavu-core).</summary>
-public static class Plots
+internal static class Plots
 {
     private const int LossWidth = 900;
     private const int LossHeight = 560;
@@ -14,7 +14,6 @@ public static class Plots
     /// <summary>Train (dashed) and validation (solid) loss per epoch of every strategy, on one chart.</summary>
     public static void LossCurves(string pngPath, IReadOnlyList<StrategyResult> results)
     {
-        ArgumentNullException.ThrowIfNull(results);
         using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         for (var i = 0; i < results.Count; i++)
@@ -54,7 +53,6 @@ public static class Plots
     /// <summary>Heat map of counts, truth in rows (top to bottom) and predictions in columns, counts written in the cells.</summary>
     public static void ConfusionMatrix(string pngPath, ClassificationMetrics metrics, string title)
     {
-        ArgumentNullException.ThrowIfNull(metrics);
         var classes = metrics.PerClass.Select(c => c.Label).ToArray();
         var n = classes.Length;
         var max = Math.Max(1, metrics.ConfusionMatrix.SelectMany(row => row).DefaultIfEmpty(0).Max());
@@ -102,7 +100,6 @@ public static class Plots
     /// </summary>
     public static void Reliability(string pngPath, CalibrationFigures calibrated, CalibrationFigures? untempered, double? temperature)
     {
-        ArgumentNullException.ThrowIfNull(calibrated);
         using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         var binWidth = 1.0 / calibrated.Bins.Count;

@@ -4,7 +4,7 @@ using System.Text;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>The report's sections on the exported model file: calibration, then the highest-loss photos.</summary>
-public static partial class ReportWriter
+internal static partial class ReportWriter
 {
     private static void EvaluationSections(StringBuilder md, ModelEvaluation evaluation)
     {

@@ -9,7 +9,7 @@ using DogsVsCats.Vision.Trainer.Selection;
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
 /// <summary>Writes a run's report.md, report.json, loss_curves.png and confusion_matrix.png (the winner's).</summary>
-public static partial class ReportWriter
+internal static partial class ReportWriter
 {
     public const string MarkdownFile = "report.md";
     public const string JsonFile = "report.json";
@@ -29,8 +29,6 @@ public static partial class ReportWriter
 
     public static void Write(string runDirectory, RunReport report)
     {
-        ArgumentNullException.ThrowIfNull(runDirectory);
-        ArgumentNullException.ThrowIfNull(report);
         var winner = report.Strategies.FirstOrDefault(s => s.Strategy == report.Winner)
             ?? throw new ArgumentException($"The winner '{report.Winner}' is not one of the strategies in the report.", nameof(report));
 

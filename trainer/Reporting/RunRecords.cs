@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Selection;
 
 namespace DogsVsCats.Vision.Trainer.Reporting;
 
-public sealed record DatasetSummary(
+internal sealed record DatasetSummary(
     string Root,
     string Layout,
     IReadOnlyList<string> Classes,
@@ -13,7 +13,7 @@ public sealed record DatasetSummary(
     bool ExplicitValidation,
     IReadOnlyList<SkippedFile> Skipped);
 
-public sealed record RunReport(
+internal sealed record RunReport(
     DateTimeOffset Started,
     string Backbone,
     string Device,

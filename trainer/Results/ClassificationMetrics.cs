@@ -1,16 +1,13 @@
 namespace DogsVsCats.Vision.Trainer.Results;
 
-public sealed record ClassMetrics(string Label, double Precision, double Recall, double F1, int Support);
+internal sealed record ClassMetrics(string Label, double Precision, double Recall, double F1, int Support);
 
 /// <summary>Accuracy, per-class precision/recall/F1 and the confusion matrix, indexed [truth][predicted].</summary>
-public sealed record ClassificationMetrics(double Accuracy, IReadOnlyList<ClassMetrics> PerClass, int[][] ConfusionMatrix)
+internal sealed record ClassificationMetrics(double Accuracy, IReadOnlyList<ClassMetrics> PerClass, int[][] ConfusionMatrix)
 {
     /// <summary>Computes the metrics; a ratio with a zero denominator (e.g. a class never predicted) is 0.</summary>
     public static ClassificationMetrics Compute(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, IReadOnlyList<string> classes)
     {
-        ArgumentNullException.ThrowIfNull(truth);
-        ArgumentNullException.ThrowIfNull(predicted);
-        ArgumentNullException.ThrowIfNull(classes);
         if (truth.Count != predicted.Count)
         {
             throw new ArgumentException($"truth has {truth.Count} labels but predicted has {predicted.Count}.", nameof(predicted));

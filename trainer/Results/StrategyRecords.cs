@@ -1,14 +1,14 @@
 namespace DogsVsCats.Vision.Trainer.Results;
 
-public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValidationLoss, double ValidationAccuracy, double Seconds, double LearningRate);
+internal sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValidationLoss, double ValidationAccuracy, double Seconds, double LearningRate);
 
 /// <summary>Wall time of one phase (e.g. feature extraction, training, evaluation) over a number of images.</summary>
-public sealed record PhaseTiming(string Phase, double Seconds, int Images)
+internal sealed record PhaseTiming(string Phase, double Seconds, int Images)
 {
     public double ImagesPerSecond => Seconds > 0 ? Images / Seconds : 0;
 }
 
-public sealed record StrategyResult(
+internal sealed record StrategyResult(
     string Strategy,
     int BestEpoch,
     double ValidationLoss,

@@ -4,13 +4,10 @@ namespace DogsVsCats.Vision.Trainer.Results;
 /// One model's logits on every validation photo, [N, C] row-major, with each photo's true class and file: what
 /// test-time augmentation, temperature, ensembles and the bootstrap are measured on, without running the model again.
 /// </summary>
-public sealed record ValidationPredictions
+internal sealed record ValidationPredictions
 {
     public ValidationPredictions(float[] logits, int classes, int[] truth, IReadOnlyList<string> paths)
     {
-        ArgumentNullException.ThrowIfNull(logits);
-        ArgumentNullException.ThrowIfNull(truth);
-        ArgumentNullException.ThrowIfNull(paths);
         if (classes < 2 || logits.Length != truth.Length * classes || paths.Count != truth.Length)
         {
             throw new ArgumentException($"{logits.Length} logits, {classes} classes, {truth.Length} labels and {paths.Count} paths do not make [N, C] predictions.", nameof(logits));
@@ -38,7 +35,6 @@ public sealed record ValidationPredictions
     /// </summary>
     public static IReadOnlyList<ValidationPredictions> Common(IReadOnlyList<ValidationPredictions> sets)
     {
-        ArgumentNullException.ThrowIfNull(sets);
         if (sets.Count == 0)
         {
             return sets;

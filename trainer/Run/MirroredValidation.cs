@@ -13,12 +13,10 @@ namespace DogsVsCats.Vision.Trainer.Run;
 /// test-time augmentation. Models whose backbones are identical (frozen and features keep the pretrained one) share
 /// one pass through it and differ only in their heads. Run for <c>--tta flip</c> only (see <see cref="ModelChoice.Choose"/>).
 /// </summary>
-public static class MirroredValidation
+internal static class MirroredValidation
 {
     public static Dictionary<string, ValidationPredictions> Predict(IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context)
     {
-        ArgumentNullException.ThrowIfNull(outcomes);
-        ArgumentNullException.ThrowIfNull(context);
         var result = new Dictionary<string, ValidationPredictions>();
         foreach (var group in SharedLayers.Group(outcomes, o => o.Outcome.Model.Backbone, SharedLayers.SameBackbone))
         {

@@ -7,13 +7,11 @@ using DogsVsCats.Vision.Trainer.Strategies;
 namespace DogsVsCats.Vision.Trainer.Run;
 
 /// <summary>The end of a run: measure every candidate on validation, choose what to export, fit its temperature, write it.</summary>
-public static class ModelChoice
+internal static class ModelChoice
 {
     /// <summary>What <c>--export</c> accepts for a run of <paramref name="plan"/>; anything else fails before training.</summary>
     public static void Check(ExportChoice export, IReadOnlyList<Strategy> plan)
     {
-        ArgumentNullException.ThrowIfNull(export);
-        ArgumentNullException.ThrowIfNull(plan);
         if (export.Kind == ExportKind.Strategy && !plan.Any(s => s.Name == export.Strategy))
         {
             throw new ArgumentException($"--export {export}: this run trains {string.Join(", ", plan.Select(s => s.Name))}; choose one of {string.Join(", ", [.. ExportChoice.Kinds, .. plan.Select(s => s.Name)])}.");
@@ -28,8 +26,6 @@ public static class ModelChoice
     public static (SelectionReport Report, IReadOnlyList<StrategyOutcome> Members) Choose(
         IReadOnlyList<(string Name, StrategyOutcome Outcome)> outcomes, StrategyContext context, TestTimeAugmentation tta, ExportChoice export)
     {
-        ArgumentNullException.ThrowIfNull(outcomes);
-        ArgumentNullException.ThrowIfNull(context);
         var mirroredByName = tta == TestTimeAugmentation.Flip ? MirroredValidation.Predict(outcomes, context) : null;
         if (mirroredByName is null)
         {
@@ -56,8 +52,6 @@ public static class ModelChoice
     /// </summary>
     public static ModelDescription Export(SelectionReport report, IReadOnlyList<StrategyOutcome> members, string path)
     {
-        ArgumentNullException.ThrowIfNull(report);
-        ArgumentNullException.ThrowIfNull(members);
         var exported = report.Candidates.Single(c => c.Name == report.Exported && c.Tta == report.Tta);
         var fit = report.Temperature;
         var description = members[0].Info with

@@ -12,16 +12,16 @@ namespace DogsVsCats.Vision.Trainer.Run;
 /// What run.json says of a run: when it started, the command-line options that decide its results (every one, with
 /// its value then, so a resume neither takes a later default nor accepts a contradicting option) and whether it ended.
 /// </summary>
-public sealed record RunRecord(DateTimeOffset Started, IReadOnlyList<string> Arguments, bool Finished);
+internal sealed record RunRecord(DateTimeOffset Started, IReadOnlyList<string> Arguments, bool Finished);
 
 /// <summary>What a finished strategy left for a resumed run: its report row, its validation logits, and the head a dependent strategy starts from.</summary>
-public sealed record FinishedStrategy(StrategyResult Result, ValidationPredictions Predictions, string? TrainedHead);
+internal sealed record FinishedStrategy(StrategyResult Result, ValidationPredictions Predictions, string? TrainedHead);
 
 /// <summary>
 /// A run folder's own records, what <c>train --resume</c> continues from: run.json, and for each strategy that
 /// finished its <c>outcome.json</c>; the strategy that was running continues from its fit's checkpoint.
 /// </summary>
-public static class RunFolder
+internal static class RunFolder
 {
     public const string RecordFile = "run.json";
 
@@ -59,7 +59,6 @@ public static class RunFolder
     /// </summary>
     public static void SaveOutcome(string strategyDirectory, StrategyOutcome outcome)
     {
-        ArgumentNullException.ThrowIfNull(outcome);
         var finished = new FinishedStrategy(outcome.Result, outcome.Predictions, outcome.TrainedHead);
         AtomicFile.WriteAllText(Path.Combine(strategyDirectory, OutcomeFile), JsonSerializer.Serialize(finished, ReportWriter.JsonOptions) + "\n");
         File.Delete(Path.Combine(strategyDirectory, FitCheckpoint.FileName));
@@ -68,8 +67,6 @@ public static class RunFolder
     /// <summary>The outcome of <paramref name="strategy"/> when it finished in an earlier session of this run (its model read from its checkpoint), else null.</summary>
     public static StrategyOutcome? Restore(StrategyContext context, Strategy strategy)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(strategy);
         var directory = context.Directory(strategy);
         var path = Path.Combine(directory, OutcomeFile);
         if (!File.Exists(path))

@@ -14,10 +14,10 @@ namespace DogsVsCats.Vision.Trainer.Run;
 /// Checked train and validation photos (decoded as each pass needs them) with the split they came from; the files
 /// skipped so far, before training or during it.
 /// </summary>
-public sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, SkipLog Skipped);
+internal sealed record TrainingData(DatasetSplit Split, ImageSet Train, ImageSet Validation, SkipLog Skipped);
 
 /// <summary>What <c>trainer train</c> was asked to do.</summary>
-public sealed record RunRequest
+internal sealed record RunRequest
 {
     public required string DataRoot { get; init; }
 
@@ -57,13 +57,13 @@ public sealed record RunRequest
 }
 
 /// <summary>Ctrl+C stopped the run between two steps; <see cref="RunDirectory"/> is what <c>--resume</c> continues.</summary>
-public sealed class RunStoppedException(string runDirectory, Exception inner) : Exception($"The run in {runDirectory} was stopped.", inner)
+internal sealed class RunStoppedException(string runDirectory, Exception inner) : Exception($"The run in {runDirectory} was stopped.", inner)
 {
     public string RunDirectory { get; } = runDirectory;
 }
 
 /// <summary>Which photos the exported model file is scored on after the run (calibration, galleries of mistakes).</summary>
-public enum ReportPhotos
+internal enum ReportPhotos
 {
     /// <summary>Validation (calibration, mistakes) and training (possible label errors): one more pass over the training photos.</summary>
     All,
@@ -76,7 +76,7 @@ public enum ReportPhotos
 }
 
 /// <summary>Scan, decode, run the strategies, compare them and write the report: the whole of <c>trainer train</c>.</summary>
-public static class TrainingRun
+internal static class TrainingRun
 {
     public const string ModelFile = "model.onnx";
 

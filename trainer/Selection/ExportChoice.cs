@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>The kinds of <c>--export</c>.</summary>
-public enum ExportKind
+internal enum ExportKind
 {
     /// <summary>The ensemble when its validation loss is below the winner's, else the winner.</summary>
     Auto,
@@ -17,7 +17,7 @@ public enum ExportKind
 }
 
 /// <summary><c>--export</c>, parsed once from its text: a kind, and the strategy's name for <see cref="ExportKind.Strategy"/>.</summary>
-public sealed record ExportChoice
+internal sealed record ExportChoice
 {
     private ExportChoice(ExportKind kind, string? strategy) => (Kind, Strategy) = (kind, strategy);
 

@@ -4,13 +4,13 @@ using DogsVsCats.Vision.Trainer.Results;
 namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>One candidate's validation figures with their paired-bootstrap 95 % intervals.</summary>
-public sealed record CandidateFigures(string Name, TestTimeAugmentation Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
+internal sealed record CandidateFigures(string Name, TestTimeAugmentation Tta, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
 
 /// <summary>
 /// The run's winner (<see cref="WinnerRule"/>) and what was exported and why, with the figures behind it: every strategy and the ensemble, without the mirrored pass
 /// and (when it was measured) with it; the winner against the runner-up; the temperature. Small: no per-photo arrays.
 /// </summary>
-public sealed record SelectionReport(
+internal sealed record SelectionReport(
     IReadOnlyList<CandidateFigures> Candidates,
     TestTimeAugmentation Tta,
     string Export,
@@ -34,7 +34,7 @@ public sealed record SelectionReport(
 /// paired bootstrap intervals for every candidate, the winner against the runner-up, and one temperature fitted on
 /// the exported candidate (in-sample and 2-fold cross-fitted).
 /// </summary>
-public static class ExportSelection
+internal static class ExportSelection
 {
     /// <summary>The ensemble candidate's name: the mean of every trained strategy's probabilities, one graph.</summary>
     public const string Ensemble = "ensemble";
@@ -51,8 +51,6 @@ public static class ExportSelection
     public static (SelectionReport Report, PredictionCandidate Chosen) Choose(
         IReadOnlyDictionary<string, ValidationPredictions> plain, IReadOnlyDictionary<string, ValidationPredictions>? mirrored, TestTimeAugmentation tta, ExportChoice export, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(plain);
-        ArgumentNullException.ThrowIfNull(export);
         if (plain.Count == 0)
         {
             throw new ArgumentException("There are no strategies to choose from.", nameof(plain));

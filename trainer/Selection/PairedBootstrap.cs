@@ -1,19 +1,19 @@
 namespace DogsVsCats.Vision.Trainer.Selection;
 
 /// <summary>A 95 % interval (2.5th to 97.5th percentile of the bootstrap means).</summary>
-public sealed record Interval(double Low, double High)
+internal sealed record Interval(double Low, double High)
 {
     public bool Contains(double value) => Low <= value && value <= High;
 }
 
 /// <summary>One candidate's per-photo log losses and hits (1 right, 0 wrong), the same photos in the same order for every candidate.</summary>
-public sealed record PerPhotoScores(string Name, double[] Losses, double[] Correct);
+internal sealed record PerPhotoScores(string Name, double[] Losses, double[] Correct);
 
 /// <summary>A candidate's validation loss and accuracy with their bootstrap intervals.</summary>
-public sealed record BootstrapRow(string Name, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
+internal sealed record BootstrapRow(string Name, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval);
 
 /// <summary>First minus second: the point difference and its interval; inside noise when the interval holds 0.</summary>
-public sealed record BootstrapDifference(string First, string Second, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval)
+internal sealed record BootstrapDifference(string First, string Second, double Loss, Interval LossInterval, double Accuracy, Interval AccuracyInterval)
 {
     public bool LossWithinNoise => LossInterval.Contains(0);
 }
@@ -22,7 +22,7 @@ public sealed record BootstrapDifference(string First, string Second, double Los
 /// Paired bootstrap over validation photos: every resample draws the same photos for every candidate, so a difference
 /// between two candidates is measured on the same draws (its interval is much narrower than the two intervals suggest).
 /// </summary>
-public sealed class PairedBootstrap
+internal sealed class PairedBootstrap
 {
     public const int DefaultResamples = 2000;
 
@@ -31,7 +31,6 @@ public sealed class PairedBootstrap
 
     public PairedBootstrap(IReadOnlyList<PerPhotoScores> candidates, int resamples = DefaultResamples, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(candidates);
         if (candidates.Count == 0 || candidates.Any(c => c.Losses.Length != candidates[0].Losses.Length || c.Correct.Length != c.Losses.Length) || candidates[0].Losses.Length == 0)
         {
             throw new ArgumentException("The bootstrap needs candidates scored on the same, non-empty set of photos.", nameof(candidates));

@@ -8,14 +8,13 @@ namespace DogsVsCats.Vision.Trainer.Selection;
 /// Something that could be exported, as its validation predictions: the mean over <see cref="Views"/> (models, and
 /// each model's mirrored pass under test-time augmentation) of softmax(logits / T), exactly what its graph computes.
 /// </summary>
-public sealed record PredictionCandidate
+internal sealed record PredictionCandidate
 {
     /// <summary>Probabilities below this count as this in the log loss, so one confident mistake stays finite.</summary>
     private const double ProbabilityFloor = 1e-15;
 
     public PredictionCandidate(string name, TestTimeAugmentation tta, IReadOnlyList<ValidationPredictions> views)
     {
-        ArgumentNullException.ThrowIfNull(views);
         if (views.Count == 0 || views.Any(v => v.Count != views[0].Count || v.Classes != views[0].Classes || !v.Truth.AsSpan().SequenceEqual(views[0].Truth)))
         {
             throw new ArgumentException($"Candidate '{name}' needs at least one view, all on the same photos.", nameof(views));

@@ -6,7 +6,7 @@ namespace DogsVsCats.Vision.Trainer.Selection;
 /// <param name="LossAfter">Mean log loss at <paramref name="Temperature"/> (fitted on the same photos, so flattered).</param>
 /// <param name="CrossFittedLoss">Each half's log loss at the temperature fitted on the other half, averaged over all photos.</param>
 /// <param name="FoldTemperatures">The temperature each half gave.</param>
-public sealed record TemperatureFit(double Temperature, double LossBefore, double LossAfter, double CrossFittedLoss, IReadOnlyList<double> FoldTemperatures)
+internal sealed record TemperatureFit(double Temperature, double LossBefore, double LossAfter, double CrossFittedLoss, IReadOnlyList<double> FoldTemperatures)
 {
     /// <summary>
     /// The fitted temperature is kept only when it also helps photos it was not fitted on (cross-fitted loss below the
@@ -27,7 +27,7 @@ public sealed record TemperatureFit(double Temperature, double LossBefore, doubl
 /// One temperature T for the logits (softmax(z / T)), chosen to minimise the validation log loss: a 1-D golden-section
 /// search on log T, which keeps T positive and treats 0.5 and 2 alike.
 /// </summary>
-public static class TemperatureScaling
+internal static class TemperatureScaling
 {
     public const double MinTemperature = 0.05;
     public const double MaxTemperature = 20;
@@ -35,7 +35,6 @@ public static class TemperatureScaling
 
     public static TemperatureFit Fit(PredictionCandidate candidate, int seed = 42)
     {
-        ArgumentNullException.ThrowIfNull(candidate);
         var all = Enumerable.Range(0, candidate.Count).ToArray();
         var temperature = Fit(candidate, all);
         var before = candidate.Losses(1).Average();
@@ -62,8 +61,6 @@ public static class TemperatureScaling
     /// <summary>The temperature that minimises the mean log loss over <paramref name="photos"/>.</summary>
     public static double Fit(PredictionCandidate candidate, IReadOnlyList<int> photos)
     {
-        ArgumentNullException.ThrowIfNull(candidate);
-        ArgumentNullException.ThrowIfNull(photos);
         double Loss(double logT)
         {
             var losses = candidate.Losses(Math.Exp(logT));

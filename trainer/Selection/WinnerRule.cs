@@ -5,14 +5,13 @@ namespace DogsVsCats.Vision.Trainer.Selection;
 /// the single strategy with the lowest validation loss under the export's test-time augmentation; within
 /// <see cref="LossTieTolerance"/> of it, the higher validation accuracy. A diverged strategy (NaN loss) never wins.
 /// </summary>
-public static class WinnerRule
+internal static class WinnerRule
 {
     public const double LossTieTolerance = 1e-9;
 
     /// <summary>The single strategies' figures, the winner first, then the others from the lowest loss up.</summary>
     public static IReadOnlyList<CandidateFigures> Rank(IReadOnlyList<CandidateFigures> singles)
     {
-        ArgumentNullException.ThrowIfNull(singles);
         if (singles.Count == 0)
         {
             throw new ArgumentException("There are no strategies to choose from.", nameof(singles));
@@ -28,7 +27,6 @@ public static class WinnerRule
     /// <summary>Whether <paramref name="figures"/> ties on loss with <paramref name="loss"/> (so accuracy decides).</summary>
     public static bool Ties(CandidateFigures figures, double loss)
     {
-        ArgumentNullException.ThrowIfNull(figures);
         return Loss(figures) - loss <= LossTieTolerance;
     }
 

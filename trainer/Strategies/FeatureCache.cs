@@ -15,7 +15,7 @@ namespace DogsVsCats.Vision.Trainer.Strategies;
 /// bytes, the resize rule and input size, and every image's path, size, modification time and label, so a changed
 /// dataset, backbone or preprocessing never reuses a stale cache.
 /// </summary>
-public static class FeatureCache
+internal static class FeatureCache
 {
     /// <summary>Floats per read or write: 1 MiB, so the managed side stays this size whatever the number of photos.</summary>
     public const int ChunkFloats = 1 << 18;

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>The frozen backbone runs once (cached on disk); only dropout + dense train on the pooled vectors.</summary>
-public sealed class FeaturesStrategy : Strategy
+internal sealed class FeaturesStrategy : Strategy
 {
     public const string StrategyName = "features";
 

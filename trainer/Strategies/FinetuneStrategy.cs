@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>Backbone + the features head; the last stage's whole blocks (or the <c>--unfreeze</c> ones) train at a low rate, the rest stays frozen.</summary>
-public sealed class FinetuneStrategy : Strategy
+internal sealed class FinetuneStrategy : Strategy
 {
     public const string StrategyName = "finetune";
 

@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Training;
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>Every backbone parameter frozen (BatchNorm in eval mode); a new head learns from augmented images.</summary>
-public sealed class FrozenStrategy : Strategy
+internal sealed class FrozenStrategy : Strategy
 {
     public const string StrategyName = "frozen";
 

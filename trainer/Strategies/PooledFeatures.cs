@@ -9,14 +9,14 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>Pooled backbone features [N, D] of one split, held once, and the batches they make.</summary>
-public sealed record CachedFeatures(Tensor Features, FeatureBatchSource Source);
+internal sealed record CachedFeatures(Tensor Features, FeatureBatchSource Source);
 
 /// <summary>
 /// Pooled features of a split through the frozen backbone, shared through the cache by every strategy whose backbone is
 /// frozen whole: <c>features</c> trains on them, <c>frozen</c> validates on them (its validation photos are not
 /// augmented, so the frozen backbone gives the same vectors every epoch).
 /// </summary>
-public static class PooledFeatures
+internal static class PooledFeatures
 {
     /// <summary>
     /// The pooled features of <paramref name="images"/>: read from the cache when it holds them, else extracted by

@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Trainer.Strategies;
 /// One way to reuse a pretrained backbone: its name, how many epochs it runs by default, which strategies must run
 /// before it (and hand it what they produced), and how it builds its fit. The loop itself is <c>Fitter</c>'s.
 /// </summary>
-public abstract class Strategy
+internal abstract class Strategy
 {
     /// <summary>The CLI name, e.g. <c>frozen</c>.</summary>
     public abstract string Name { get; }
@@ -23,8 +23,6 @@ public abstract class Strategy
     /// <summary>Sets requires_grad: false for the whole backbone except the modules in <paramref name="trainable"/>.</summary>
     public static void Freeze(Backbone backbone, IEnumerable<nn.Module> trainable)
     {
-        ArgumentNullException.ThrowIfNull(backbone);
-        ArgumentNullException.ThrowIfNull(trainable);
         foreach (var p in backbone.parameters())
         {
             p.requires_grad = false;

@@ -9,7 +9,7 @@ using TorchSharp;
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>What every strategy of one run shares: the photos (streamed), the backbone, the settings and the run folder.</summary>
-public sealed record StrategyContext(
+internal sealed record StrategyContext(
     ImageSet Train, ImageSet Validation, IReadOnlyList<string> Classes, BackboneSpec Backbone, TrainingSettings Settings, string RunDirectory, IProgressReporter Progress)
 {
     private (BackboneSpec Spec, string Digest)? weights;
@@ -77,7 +77,7 @@ public sealed record StrategyContext(
 /// exports) with the description written beside its checkpoint, and, for <c>features</c>, the head checkpoint a
 /// dependent strategy starts from.
 /// </summary>
-public sealed class StrategyOutcome(StrategyResult result, TransferModel model, ModelDescription info, string? trainedHead) : IDisposable
+internal sealed class StrategyOutcome(StrategyResult result, TransferModel model, ModelDescription info, string? trainedHead) : IDisposable
 {
     public StrategyResult Result { get; } = result;
 

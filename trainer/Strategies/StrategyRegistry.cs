@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Trainer.Strategies;
 
 /// <summary>Every strategy the trainer knows, and the order a request runs them in (dependencies first).</summary>
-public static class StrategyRegistry
+internal static class StrategyRegistry
 {
     /// <summary>The CLI name that asks for every strategy, compared on validation loss.</summary>
     public const string All = "all";

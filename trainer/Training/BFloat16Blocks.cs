@@ -12,7 +12,7 @@ namespace DogsVsCats.Vision.Trainer.Training;
 /// takes the current float32 weights; after each backward <see cref="MoveGradients"/> hands its gradients, as float32,
 /// to the float32 parameters, so every update is made, and accumulated, in float32.
 /// </summary>
-public sealed class BFloat16Blocks : IDisposable
+internal sealed class BFloat16Blocks : IDisposable
 {
     private readonly Backbone copy;
     private readonly int first;

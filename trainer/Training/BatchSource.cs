@@ -7,13 +7,13 @@ namespace DogsVsCats.Vision.Trainer.Training;
 /// One step's input [B, ...] and labels [B]; <see cref="Indices"/> are the photos of its B items, as indices into their
 /// image set (a photo that could not be read is not among them), <see cref="Attempted"/> counts the order's items it covered.
 /// </summary>
-public sealed record Batch(Tensor Input, Tensor Labels, int[] Indices, int Attempted)
+internal sealed record Batch(Tensor Input, Tensor Labels, int[] Indices, int Attempted)
 {
     public int Count => Indices.Length;
 }
 
 /// <summary>Inputs and labels, a pass at a time: streamed photos for strategies that run the backbone, cached vectors for the head alone.</summary>
-public interface IBatchSource
+internal interface IBatchSource
 {
     int Count { get; }
 
@@ -27,7 +27,7 @@ public interface IBatchSource
 }
 
 /// <summary>Photos decoded as the pass reaches them, a few batches ahead (<see cref="PrefetchDecoder"/>), never all held.</summary>
-public sealed class ImageBatchSource(ImageSet images, Device device) : IBatchSource
+internal sealed class ImageBatchSource(ImageSet images, Device device) : IBatchSource
 {
     public int Count => images.Count;
 
@@ -68,7 +68,7 @@ public sealed class ImageBatchSource(ImageSet images, Device device) : IBatchSou
 /// of each row, when photos were left out during extraction; null: row i is photo i. A batch's indices are photos, so
 /// what is said of a row is said of its own photo.
 /// </summary>
-public sealed class FeatureBatchSource(Tensor features, int[] labels, int[]? photos = null) : IBatchSource
+internal sealed class FeatureBatchSource(Tensor features, int[] labels, int[]? photos = null) : IBatchSource
 {
     public int Count => labels.Length;
 

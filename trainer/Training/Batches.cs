@@ -5,12 +5,11 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Turns decoded images into input tensors, with the train-time augmentation.</summary>
-public static class Batches
+internal static class Batches
 {
     /// <summary>Float BGR 0..255 [B, 3, H, W] on <paramref name="device"/> for the images at <paramref name="indices"/>.</summary>
     public static Tensor Images(DecodedImages set, ReadOnlySpan<int> indices, Device device)
     {
-        ArgumentNullException.ThrowIfNull(set);
         var plane = set.Width * set.Height * 3;
         var bytes = new byte[indices.Length * plane];
         for (var i = 0; i < indices.Length; i++)

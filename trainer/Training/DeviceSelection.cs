@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>What <c>--device</c> asks for.</summary>
-public enum DeviceRequest
+internal enum DeviceRequest
 {
     /// <summary>CUDA when TorchSharp sees it, else CPU.</summary>
     Auto,
@@ -15,7 +15,7 @@ public enum DeviceRequest
     Cuda,
 }
 
-public static class DeviceSelection
+internal static class DeviceSelection
 {
     /// <summary>auto: CUDA when TorchSharp sees it, else CPU (says so once); cuda: CUDA or a clear error; cpu: CPU.</summary>
     public static Device Select(DeviceRequest requested, Action<string> log)

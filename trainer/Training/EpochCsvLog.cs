@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Trainer.Results;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Per-epoch CSV, flushed after every row so a crashed or interrupted run still leaves its history.</summary>
-public sealed class EpochCsvLog : IDisposable
+internal sealed class EpochCsvLog : IDisposable
 {
     public const string Header = "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,seconds,learning_rate";
 
@@ -25,7 +25,6 @@ public sealed class EpochCsvLog : IDisposable
 
     public void Append(EpochRecord r)
     {
-        ArgumentNullException.ThrowIfNull(r);
         var fields = new[] { r.TrainLoss, r.TrainAccuracy, r.ValidationLoss, r.ValidationAccuracy, r.Seconds, r.LearningRate }
             .Select(v => v.ToString("R", CultureInfo.InvariantCulture));
         _writer.WriteLine($"{r.Epoch.ToString(CultureInfo.InvariantCulture)},{string.Join(',', fields)}");

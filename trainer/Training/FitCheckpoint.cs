@@ -11,7 +11,7 @@ namespace DogsVsCats.Vision.Trainer.Training;
 /// Where a fit stood after its last completed epoch: the epochs so far, the schedule's position (optimizer steps
 /// taken), early stopping (best loss, its epoch and evaluation, epochs since) and the time spent in each phase.
 /// </summary>
-public sealed record FitState(
+internal sealed record FitState(
     int Epoch,
     int Steps,
     IReadOnlyList<EpochRecord> Epochs,
@@ -33,7 +33,7 @@ public sealed record FitState(
 /// backbone, tens of MB that a new model loads as they were) and the optimizer's state (momentum buffers, rates). One
 /// file through the shared durable write: a kill during a save leaves the previous checkpoint whole.
 /// </summary>
-public static class FitCheckpoint
+internal static class FitCheckpoint
 {
     public const string FileName = "checkpoint.pt";
 
@@ -47,8 +47,6 @@ public static class FitCheckpoint
 
     public static void Save(string path, FitState state, nn.Module module, OptimizerHelper optimizer)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(optimizer);
         AtomicFile.Write(path, temp =>
         {
             using var writer = new BinaryWriter(File.Create(temp));
@@ -66,8 +64,6 @@ public static class FitCheckpoint
     /// </summary>
     public static FitState Load(string path, nn.Module module, OptimizerHelper optimizer)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(optimizer);
         try
         {
             using var reader = new BinaryReader(File.OpenRead(path));

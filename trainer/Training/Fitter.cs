@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>What one strategy's training needs: which module, how to run it, what to train, where to write.</summary>
-public sealed record FitRequest
+internal sealed record FitRequest
 {
     public required string Strategy { get; init; }
 
@@ -58,19 +58,19 @@ public sealed record FitRequest
 }
 
 /// <summary>Parameters that train at their own base learning rate.</summary>
-public sealed record RateGroup(IReadOnlyList<Parameter> Parameters, double LearningRate);
+internal sealed record RateGroup(IReadOnlyList<Parameter> Parameters, double LearningRate);
 
 /// <param name="Logits">Every photo's logits, [Count, classes] row-major: what the run measures test-time augmentation, temperature and ensembles on.</param>
 /// <param name="Indices">The source's index of each photo evaluated, in the order of the other arrays (a photo unreadable mid-run is left out).</param>
-public sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds, float[] Logits, int[] Indices);
+internal sealed record EvaluationResult(double Loss, double Accuracy, int[] Truth, int[] Predicted, int Count, double Seconds, float[] Logits, int[] Indices);
 
-public sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
+internal sealed record FitResult(int BestEpoch, IReadOnlyList<EpochRecord> Epochs, EvaluationResult Best, string Checkpoint, PhaseTiming Train, PhaseTiming Validate);
 
 /// <summary>
 /// The one training loop: SGD with Nesterov momentum and a per-step schedule, early stopping, best-epoch checkpoint,
 /// and after every epoch a <see cref="FitCheckpoint"/> it continues from when its folder holds one.
 /// </summary>
-public static class Fitter
+internal static class Fitter
 {
     public static FitResult Fit(FitRequest request, TrainingSettings settings, IProgressReporter progress)
     {

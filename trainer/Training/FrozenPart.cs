@@ -10,7 +10,7 @@ using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Which library runs the frozen part of a network (<c>--frozen-engine</c>).</summary>
-public enum FrozenEngine
+internal enum FrozenEngine
 {
     /// <summary>ONNX Runtime on the CPU, TorchSharp on a GPU.</summary>
     Auto,
@@ -28,7 +28,7 @@ public enum FrozenEngine
 /// </summary>
 /// <param name="Pooled">True: the whole backbone and the head's global average pool.</param>
 /// <param name="BelowBlock">Otherwise the block (by name) whose input the frozen part returns; null: the last stage.</param>
-public sealed record FrozenScope(bool Pooled, string? BelowBlock = null)
+internal sealed record FrozenScope(bool Pooled, string? BelowBlock = null)
 {
     /// <summary>The whole backbone and the head's global average pool: pixels -> pooled features [N, D].</summary>
     public static FrozenScope PooledBackbone { get; } = new(Pooled: true);
@@ -48,7 +48,7 @@ public sealed record FrozenScope(bool Pooled, string? BelowBlock = null)
 /// [N, 3, H, W] 0..255 on the model's device and returns a new tensor the caller owns. Evaluation semantics
 /// (BatchNorm running statistics, no dropout) as the frozen layers have in training.
 /// </summary>
-public abstract class FrozenPart : IDisposable
+internal abstract class FrozenPart : IDisposable
 {
     /// <summary>The engine <paramref name="requested"/> resolves to on <paramref name="device"/>.</summary>
     public static FrozenEngine Resolve(FrozenEngine requested, Device device) => requested switch

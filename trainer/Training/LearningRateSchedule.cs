@@ -1,7 +1,7 @@
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>How the learning rate moves, step by step, within one fit (<c>--finetune-schedule</c>).</summary>
-public enum ScheduleKind
+internal enum ScheduleKind
 {
     /// <summary>The study's Keras time decay: lr / (1 + decay * step).</summary>
     Keras,
@@ -11,7 +11,7 @@ public enum ScheduleKind
 }
 
 /// <summary>A schedule and its parameters; <see cref="Factor"/> multiplies every parameter group's base rate.</summary>
-public sealed record LearningRateSchedule(ScheduleKind Kind, double Decay = 0, double WarmupEpochs = 0)
+internal sealed record LearningRateSchedule(ScheduleKind Kind, double Decay = 0, double WarmupEpochs = 0)
 {
     /// <summary>The multiplier at <paramref name="step"/> (0-based) of a fit of <paramref name="epochs"/> epochs of <paramref name="stepsPerEpoch"/> steps.</summary>
     public double Factor(int step, int epochs, int stepsPerEpoch)

@@ -1,20 +1,20 @@
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Where long work reports how far it got; the console shows bars with rate and ETA, tests stay quiet.</summary>
-public interface IProgressReporter
+internal interface IProgressReporter
 {
     IProgressTask Start(string description, int total, string unit);
 
     void Log(string message);
 }
 
-public interface IProgressTask : IDisposable
+internal interface IProgressTask : IDisposable
 {
     void Advance(int amount);
 }
 
 /// <summary>Reports nothing but log lines (to the given sink); for tests and embedding.</summary>
-public sealed class QuietProgress(Action<string>? log = null) : IProgressReporter
+internal sealed class QuietProgress(Action<string>? log = null) : IProgressReporter
 {
     public IProgressTask Start(string description, int total, string unit) => new NoTask();
 

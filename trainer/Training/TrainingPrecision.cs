@@ -7,7 +7,7 @@ namespace DogsVsCats.Vision.Trainer.Training;
 /// The number format of the training steps of the blocks <c>finetune</c> unfreezes (<c>--precision</c>). Weights,
 /// their updates, evaluation, checkpoints and the export are float32 whichever is chosen.
 /// </summary>
-public enum TrainingPrecision
+internal enum TrainingPrecision
 {
     /// <summary>BFloat16 where the CPU computes it natively (AVX512-BF16 or AMX), float32 otherwise and on a GPU.</summary>
     Auto,
@@ -19,7 +19,7 @@ public enum TrainingPrecision
     Bf16,
 }
 
-public static class TrainingPrecisions
+internal static class TrainingPrecisions
 {
     /// <summary>The CLI spelling of each value: auto, fp32, bf16.</summary>
     public static string Name(TrainingPrecision precision) => precision.ToString().ToLowerInvariant();

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace DogsVsCats.Vision.Trainer.Training;
 
 /// <summary>Hyper-parameters shared by the strategies. Defaults are the study's.</summary>
-public sealed record TrainingSettings
+internal sealed record TrainingSettings
 {
     public int BatchSize { get; init; } = 16;
 
