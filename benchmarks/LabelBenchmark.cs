@@ -17,6 +17,9 @@ public sealed record LabelBenchmarkRequest
 
     public required string Folder { get; init; }
 
+    /// <summary>The folder's first photos labelled, in ordinal order; 0: all.</summary>
+    public int Limit { get; init; }
+
     public int Batch { get; init; } = 32;
 
     /// <summary>Rounds per model: the raw model, then folder labelling, in turn.</summary>
@@ -49,7 +52,7 @@ public static class LabelBenchmark
     public static async Task<int> Run(LabelBenchmarkRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var photos = Directory.EnumerateFiles(request.Folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        var photos = Directory.EnumerateFiles(request.Folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(request.Limit > 0 ? request.Limit : int.MaxValue).ToList();
         var work = Directory.CreateTempSubdirectory("dogsvscats-bench-");
         try
         {

@@ -9,6 +9,7 @@ public sealed class LabelCommand
     private readonly Option<string> model = new("--model", "-m") { Description = "Exported model.onnx (from 'trainer train' or 'trainer export').", Required = true };
     private readonly Option<string?> int8 = new("--int8") { Description = "int8 model measured after the float one, the same way; 'none' measures --model alone [default: <model>.int8.onnx when it exists]." };
     private readonly Option<string> folder = new("--folder", "-f") { Description = "Folder of photos to label (recursive), e.g. ../shared/data/dogs-vs-cats (3,000 photos).", Required = true };
+    private readonly Option<int> limit = new("--limit") { Description = "Label the folder's first N photos in ordinal order, for a shorter run (0 = all).", DefaultValueFactory = _ => 0 };
     private readonly Option<int> batch = new("--batch", "-b") { Description = "Images per inference, for the folder run and the raw model alike.", DefaultValueFactory = _ => 32 };
     private readonly Option<int> rounds = new("--rounds") { Description = "Rounds per model, each the raw model then folder labelling on the same number of images; each round's ratio is printed, then their median with its range.", DefaultValueFactory = _ => 3 };
     private readonly Option<int> passes = new("--passes") { Description = "Times each labelling run goes through the folder (linked as pass-1/, pass-2/, ...): 2 shows memory that keeps rising in the second pass; 1 halves the run (its memory line has pass 1 alone).", DefaultValueFactory = _ => 2 };
@@ -20,7 +21,7 @@ public sealed class LabelCommand
     {
         Command = new Command("label", "Folder labelling files/s against the raw model (ONNX Runtime alone on the same photos, resized) at the same batch, in alternating rounds: each round's ratio and their median with its range; process memory over the run; live capture-to-label latency. Float and int8 model.")
         {
-            model, int8, folder, batch, rounds, passes, video, seconds, threads,
+            model, int8, folder, limit, batch, rounds, passes, video, seconds, threads,
         };
         Command.SetAction(async (parsed, _) =>
         {
@@ -64,6 +65,7 @@ public sealed class LabelCommand
         var videoPath = parsed.GetValue(video);
         Check(videoPath is null || File.Exists(videoPath), $"--video '{videoPath}' does not exist.", errors);
         Check(parsed.GetValue(batch) is >= 1 and <= 1024, $"--batch {parsed.GetValue(batch)} must be between 1 and 1024.", errors);
+        Check(parsed.GetValue(limit) >= 0, $"--limit {parsed.GetValue(limit)} must be 0 (all photos) or more.", errors);
         Check(parsed.GetValue(rounds) >= 1, $"--rounds {parsed.GetValue(rounds)}: at least 1 round is needed.", errors);
         Check(parsed.GetValue(passes) >= 1, $"--passes {parsed.GetValue(passes)}: the folder must be labelled at least once.", errors);
         Check(parsed.GetValue(seconds) > 0, $"--seconds {parsed.GetValue(seconds)} must be more than 0.", errors);
@@ -78,6 +80,7 @@ public sealed class LabelCommand
             Model = modelPath,
             Int8Model = int8Path is not null && File.Exists(int8Path) ? int8Path : null,
             Folder = photos,
+            Limit = parsed.GetValue(limit),
             Batch = parsed.GetValue(batch),
             Rounds = parsed.GetValue(rounds),
             Passes = parsed.GetValue(passes),

@@ -18,7 +18,7 @@ public sealed class LabelBenchmarkTests : IDisposable
     {
         var (model, photos) = Files(withInt8: true);
         var label = new LabelCommand();
-        var parsed = label.Command.Parse(["--model", model, "--folder", photos, "--rounds", "5", "--passes", "1", "-b", "16", "--threads", "2", "--seconds", "4"]);
+        var parsed = label.Command.Parse(["--model", model, "--folder", photos, "--rounds", "5", "--passes", "1", "--limit", "1000", "-b", "16", "--threads", "2", "--seconds", "4"]);
         Assert.Empty(parsed.Errors);
         var errors = new List<string>();
         var request = label.Read(parsed, errors);
@@ -26,7 +26,7 @@ public sealed class LabelBenchmarkTests : IDisposable
         Assert.Empty(errors);
         Assert.NotNull(request);
         Assert.Equal((5, 1, 16, 2, 4.0), (request.Rounds, request.Passes, request.Batch, request.Threads, request.Seconds));
-        Assert.Equal(photos, request.Folder);
+        Assert.Equal((photos, 1000), (request.Folder, request.Limit));
         Assert.Equal(Path.ChangeExtension(model, ".int8.onnx"), request.Int8Model);
         Assert.Null(request.Video);
     }
@@ -38,7 +38,7 @@ public sealed class LabelBenchmarkTests : IDisposable
         var label = new LabelCommand();
         var request = label.Read(label.Command.Parse(["-m", model, "-f", photos]), new List<string>());
         Assert.NotNull(request);
-        Assert.Equal((3, 2, 32), (request.Rounds, request.Passes, request.Batch));
+        Assert.Equal((3, 2, 32, 0), (request.Rounds, request.Passes, request.Batch, request.Limit));
         Assert.NotNull(request.Int8Model);
 
         var alone = label.Read(label.Command.Parse(["-m", model, "-f", photos, "--int8", "none"]), new List<string>());
@@ -57,10 +57,10 @@ public sealed class LabelBenchmarkTests : IDisposable
         var (model, photos) = Files(withInt8: false);
         var label = new LabelCommand();
         var errors = new List<string>();
-        var request = label.Read(label.Command.Parse(["--model", model, "--folder", photos, "--rounds", "0", "--passes", "0", "--batch", "0", "--int8", Path.Combine(work.FullName, "missing.onnx"), "--video", Path.Combine(work.FullName, "missing.mp4"), "--seconds", "0", "--threads", "-1"]), errors);
+        var request = label.Read(label.Command.Parse(["--model", model, "--folder", photos, "--rounds", "0", "--passes", "0", "--limit", "-1", "--batch", "0", "--int8", Path.Combine(work.FullName, "missing.onnx"), "--video", Path.Combine(work.FullName, "missing.mp4"), "--seconds", "0", "--threads", "-1"]), errors);
 
         Assert.Null(request);
-        string[] named = ["--rounds 0", "--passes 0", "--batch 0", "--int8", "--video", "--seconds 0", "--threads -1"];
+        string[] named = ["--rounds 0", "--passes 0", "--limit -1", "--batch 0", "--int8", "--video", "--seconds 0", "--threads -1"];
         Assert.All(named, n => Assert.Contains(errors, e => e.StartsWith(n, StringComparison.Ordinal)));
         Assert.Equal(named.Length, errors.Count);
 
@@ -79,7 +79,7 @@ public sealed class LabelBenchmarkTests : IDisposable
         var label = new LabelCommand();
 
         Assert.All(label.Command.Options, o => Assert.False(string.IsNullOrWhiteSpace(o.Description), o.Name));
-        string[] options = ["--model", "--int8", "--folder", "--batch", "--rounds", "--passes", "--video", "--seconds", "--threads"];
+        string[] options = ["--model", "--int8", "--folder", "--limit", "--batch", "--rounds", "--passes", "--video", "--seconds", "--threads"];
         Assert.All(options, o => Assert.Contains(label.Command.Options, c => c.Name == o));
         var bench = Assert.Single(BenchCli.Build().Subcommands, c => c.Name == "label");
         Assert.Contains(bench.Options, o => o.Name == "--rounds");
