@@ -114,6 +114,28 @@ public sealed class Classifier : IDisposable
     }
 
     /// <summary>
+    /// As <see cref="ClassifyPixels"/>, for images resized elsewhere by the shared rule (folder labelling's decode
+    /// threads): uint8 [N, H, W, 3] BGR at the model's size, one image per entry of <paramref name="sizes"/>, each
+    /// prediction with its image's size as read. The preprocess time is <paramref name="resizeMs"/>, what the resizes
+    /// took, plus the copy into the input.
+    /// </summary>
+    public IReadOnlyList<Prediction> ClassifyResized(ReadOnlySpan<byte> nhwc, IReadOnlyList<(int Width, int Height)> sizes, double resizeMs)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        var start = Stopwatch.GetTimestamp();
+        var run = runner.Run(nhwc, sizes.Count);
+        var probabilities = AllProbabilities(sizes.Count);
+        var timings = Timings(run, start) with { PreprocessMs = resizeMs + run.InputMs };
+        var results = new Prediction[sizes.Count];
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            results[i] = new Prediction(Labels, probabilities[i], sizes[i].Width, sizes[i].Height, sizes.Count, timings);
+        }
+
+        return results;
+    }
+
+    /// <summary>
     /// The model's input for a batch of <paramref name="count"/> images, uint8 [N, H, W, 3] BGR at the model's size
     /// (the images already resized by the shared rule), to write in place before <see cref="RunInput"/>.
     /// </summary>
