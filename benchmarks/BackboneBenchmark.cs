@@ -111,7 +111,7 @@ internal static class BackboneBenchmark
                 var ratios = ours.Zip(theirs).Where(r => r.Second.ContainsKey(figure)).Select(r => r.First[figure] / r.Second[figure]).ToList();
                 rows.Add(ratios.Count == 0
                     ? [name, figure, F(mine), "-", "-"]
-                    : [name, figure, F(mine), F(Statistics.Median(theirs.Select(r => r[figure]))), Ratio(ratios)]);
+                    : [name, figure, F(mine), F(Statistics.Median(theirs.Select(r => r[figure]))), LabelBenchmark.Ratio(ratios)]);
             }
 
             rows.Add([name, "exported model, ONNX Runtime b1", F(onnx1), "-", "-"]);
@@ -169,12 +169,6 @@ internal static class BackboneBenchmark
         var set = ImageLoader.Load(files[..request.Batch], info.InputWidth, info.InputHeight, []);   // also the warm-up: OpenCV's first decode loads codecs
         return Batches.Images(set, [.. Enumerable.Range(0, request.Batch)], CPU);
     }
-
-    /// <summary>The median ratio, with the rounds' range when there is more than one.</summary>
-    private static string Ratio(List<double> ratios) =>
-        ratios.Count == 1
-            ? $"{ratios[0]:F2} x"
-            : string.Create(CultureInfo.InvariantCulture, $"{Statistics.Median(ratios):F2} x ({ratios.Min():F2}-{ratios.Max():F2})");
 
     private static double Features(FrozenPart pooled, Tensor input, BackboneBenchmarkRequest request) =>
         Rate(request.Batch, request.Seconds, () =>

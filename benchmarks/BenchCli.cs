@@ -39,27 +39,7 @@ internal static class BenchCli
         });
         root.Subcommands.Add(export);
 
-        var folder = new Option<string>("--folder", "-f") { Description = "Folder of photos to label (recursive), e.g. ../shared/data/dogs-vs-cats (3,000 photos).", Required = true };
-        var batch = new Option<int>("--batch", "-b") { Description = "Images per inference, for the folder run and the raw model alike.", DefaultValueFactory = _ => 32 };
-        var video = new Option<string?>("--video") { Description = "Video played as a camera for the live latency figures (e.g. ../shared/data/video/cat.mp4); none = skip." };
-        var liveSeconds = new Option<double>("--seconds") { Description = "Seconds for the raw-model measurement and the live run.", DefaultValueFactory = _ => 10 };
-        var labelThreads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (0 = all cores).", DefaultValueFactory = _ => 0 };
-        var label = new Command("label", "Folder labelling images/s against the raw model at the same batch, process memory over the run, live capture-to-label latency.")
-        {
-            model, folder, batch, video, liveSeconds, labelThreads,
-        };
-        label.SetAction(async (parsed, _) =>
-        {
-            if (!File.Exists(parsed.GetValue(model)) || !Directory.Exists(parsed.GetValue(folder)))
-            {
-                Console.Error.WriteLine($"error: --model '{parsed.GetValue(model)}' and --folder '{parsed.GetValue(folder)}' must exist.");
-                return ExitCodes.BadInput;
-            }
-
-            await LabelBenchmark.Run(parsed.GetValue(model)!, parsed.GetValue(folder)!, parsed.GetValue(batch), parsed.GetValue(video), parsed.GetValue(liveSeconds), parsed.GetValue(labelThreads));
-            return ExitCodes.Ok;
-        });
-        root.Subcommands.Add(label);
+        root.Subcommands.Add(new LabelCommand().Command);
 
         var backboneNames = new Option<string[]>("--backbone") { Description = $"Backbones to measure ({string.Join(", ", Trainer.Models.Backbones.Names)}); the first is the reference.", DefaultValueFactory = _ => [.. Trainer.Models.Backbones.Names], AllowMultipleArgumentsPerToken = true };
         backboneNames.AcceptOnlyFromAmong([.. Trainer.Models.Backbones.Names]);

@@ -179,7 +179,7 @@ internal static partial class ServeBenchmark
 
     /// <summary>Folder labelling's closing line, as ProgressText.Summary words it: "Summary: 3000 in 35.2 s, 85.2 images/s".</summary>
     [GeneratedRegex(@"Summary: \d+ in [\d.]+ s, (?<rate>[\d.]+) images/s")]
-    private static partial Regex SummaryRate();
+    internal static partial Regex SummaryRate();
 
     /// <summary>One load row; the first failure (neither 200 nor 503), if any, is said at once.</summary>
     private static async Task<LoadStats> Load(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit)
@@ -193,7 +193,7 @@ internal static partial class ServeBenchmark
         return LoadStats.Of(run);
     }
 
-    private static RawStats Raw(ModelRunner runner, List<byte[]> pixels, int batch, int images, double seconds)
+    internal static RawStats Raw(ModelRunner runner, List<byte[]> pixels, int batch, int images, double seconds)
     {
         var input = runner.InputBytes(batch);
         for (var i = 0; i < batch; i++)
@@ -216,7 +216,7 @@ internal static partial class ServeBenchmark
     }
 
     /// <summary>A photo as a client that knows the model's rule sends it: decoded, resized by the shared rule, uint8 [H, W, 3] BGR.</summary>
-    private static byte[] Resized(byte[] jpeg, ModelDescription model)
+    internal static byte[] Resized(byte[] jpeg, ModelDescription model)
     {
         if (!ImageFile.TryDecode(jpeg, long.MaxValue, out var bgr, out var error))
         {

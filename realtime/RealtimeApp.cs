@@ -35,7 +35,7 @@ internal static class RealtimeApp
 
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
         HostSetup.Configure(builder, configuration, mode.Classifier);
-        builder.Services.AddSingleton(services => new Classifier(mode.Classifier.Model, mode.Classifier.Device, mode.Classifier.Threads, services.GetRequiredService<ILogger<Classifier>>()));
+        builder.Services.AddSingleton(services => new Classifier(mode.Classifier.Model, mode.Classifier.Device, mode.Classifier.Threads, services.GetRequiredService<ILogger<Classifier>>(), CpuInt8.HasDotProduct, spinning: mode.Folder is null));
         if (mode.Folder is not null)
         {
             builder.Services.AddSingleton(Options.Create(mode.Folder));

@@ -24,6 +24,9 @@ internal sealed class FolderLabellingService(
     ILogger<FolderLabellingService> logger) : BackgroundService
 {
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(2);
+
+    /// <summary>Threads that read, decode and resize photos beside ONNX Runtime's own.</summary>
+    private static int DecodeThreads => Environment.ProcessorCount;
     private readonly FolderOptions settings = options.Value;
     private readonly double minConfidence = classifierOptions.Value.MinConfidence;
 
@@ -66,7 +69,6 @@ internal sealed class FolderLabellingService(
         using var csv = settings.DryRun ? null : LabelsCsv.Open(csvPath, labels);
         var notSorted = sorter is not null && !settings.DryRun ? FinishSorting(done, labels, sorter, csv!) : 0;
 
-        using var decoders = new WorkerThreads(Environment.ProcessorCount, "decode");
         var ownFiles = new[] { csvPath, jsonlPath };
         var files = Enumerate(settings.Source, outRoot).Where(f => !ownFiles.Contains(f)).ToList();
         var todo = files.Where(f => !done.ContainsKey(f)).ToList();
@@ -77,7 +79,11 @@ internal sealed class FolderLabellingService(
         var clock = Stopwatch.StartNew();
         var lastProgress = TimeSpan.Zero;
         var processed = 0;
-        foreach (var chunk in todo.Chunk(settings.Batch))
+        // Chunk k + 1 is read, decoded and resized on the decode threads while chunk k runs in ONNX Runtime.
+        using var decoder = new ChunkDecoder(DecodeThreads, settings.Batch, classifier.Description.InputWidth, classifier.Description.InputHeight);
+        var chunks = todo.Chunk(settings.Batch).ToList();
+        var next = chunks.Count > 0 ? decoder.Start(chunks[0]) : null;
+        for (var k = 0; k < chunks.Count; k++)
         {
             if (stop.IsCancellationRequested)
             {
@@ -85,7 +91,10 @@ internal sealed class FolderLabellingService(
                 break;
             }
 
-            var rows = Classify(chunk, decoders);
+            var decoded = next!.GetAwaiter().GetResult();
+            next = k + 1 < chunks.Count ? decoder.Start(chunks[k + 1]) : null;
+            var chunk = decoded.Paths;
+            var rows = Classify(decoded);
             if (sorter is not null)
             {
                 rows = rows.Select(r => r.Prediction is null ? r : r with { Destination = sorter.Plan(r.Path, r.Label) }).ToArray();
@@ -160,45 +169,27 @@ internal sealed class FolderLabellingService(
         }
     }
 
-    /// <summary>Decodes in parallel, classifies the readable images in one batch; unreadable files become rows with a reason.</summary>
-    private LabelRow[] Classify(string[] paths, WorkerThreads decoders)
+    /// <summary>Classifies a decoded chunk's readable images in one batch; unreadable files are rows with a reason.</summary>
+    private LabelRow[] Classify(DecodedChunk chunk)
     {
-        var images = new Mat?[paths.Length];
-        var rows = new LabelRow[paths.Length];
-        try
+        var rows = new LabelRow[chunk.Paths.Length];
+        var readable = chunk.Compact();
+        if (readable.Length > 0)
         {
-            decoders.For(paths.Length, i =>
+            var predictions = classifier.ClassifyResized(chunk.Pixels(readable.Length), [.. readable.Select(i => chunk.Sizes[i])], TimeSpan.FromTicks(chunk.ResizeTicks).TotalMilliseconds);
+            for (var k = 0; k < readable.Length; k++)
             {
-                if (!ImageFile.IsImagePath(paths[i]))
-                {
-                    rows[i] = LabelRow.Failed(paths[i], $"not an image file (extension '{Path.GetExtension(paths[i])}' is not one of {string.Join(", ", ImageFile.Extensions.Order(StringComparer.Ordinal))})");
-                }
-                else if (!ImageFile.TryRead(paths[i], out images[i], out var error))
-                {
-                    rows[i] = LabelRow.Failed(paths[i], error);
-                }
-            });
-
-            var readable = Enumerable.Range(0, paths.Length).Where(i => images[i] is not null).ToArray();
-            if (readable.Length > 0)
-            {
-                var predictions = classifier.Classify(readable.Select(i => images[i]!).ToArray());
-                for (var k = 0; k < readable.Length; k++)
-                {
-                    var p = predictions[k];
-                    rows[readable[k]] = new LabelRow(paths[readable[k]], p.LabelAt(minConfidence), p, null, null);
-                }
-            }
-
-            return rows;
-        }
-        finally
-        {
-            foreach (var image in images)
-            {
-                image?.Dispose();
+                var p = predictions[k];
+                rows[readable[k]] = new LabelRow(chunk.Paths[readable[k]], p.LabelAt(minConfidence), p, null, null);
             }
         }
+
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] ??= chunk.Failed[i]!;
+        }
+
+        return rows;
     }
 
     /// <summary>

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using DogsVsCats.Vision.Realtime.Inference;
 using DogsVsCats.Vision.Realtime.Labelling;
 using DogsVsCats.Vision.Shared;
 using DogsVsCats.Vision.Tests.Fixtures;
 using DogsVsCats.Vision.Trainer.Run;
+using Microsoft.Extensions.Logging.Abstractions;
 using OpenCvSharp;
 
 namespace DogsVsCats.Vision.Tests.Realtime;
@@ -58,6 +60,44 @@ public sealed class FolderLabellingTests(SmallRunFixture run) : IDisposable
         {
             Assert.Equal("", rows[path][1]);
             Assert.Contains(reason, rows[path][7], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Label_SmallBatchesWithBadFilesAmongThePhotos_EachRowHasItsOwnPhotosPrediction()
+    {
+        // Chunk k + 1 is decoded while chunk k runs, into blocks that take turns, and bad files leave gaps that are closed
+        // before the run: batches of 3 over photos with bad files between them make every one of those paths happen.
+        TestData.CopyClassFolders(Photos, PerClass);
+        var photos = Directory.GetFiles(Photos, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        foreach (var (name, i) in new[] { ("cat", 1), ("cat", 5), ("dog", 2) })
+        {
+            File.WriteAllBytes(Path.Combine(Photos, name, $"{name}.{i}.bad.jpg"), "not a photo"u8.ToArray());
+        }
+
+        var jsonl = Path.Combine(temp.Path, "labels.jsonl");
+        var (code, output, error) = Realtime("--csv", Path.Combine(temp.Path, "labels.csv"), "--jsonl", jsonl, "--batch", "3");
+
+        Assert.True(code == 0, output + error);
+        var lines = File.ReadAllLines(jsonl).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(photos.Count + 3, lines.Count);
+        Assert.Equal(Directory.GetFiles(Photos, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal), lines.Select(l => l.GetProperty("path").GetString()));
+        using var classifier = new Classifier(ModelPath, InferenceDevice.Cpu, 0, NullLogger.Instance);
+        foreach (var line in lines)
+        {
+            var path = line.GetProperty("path").GetString()!;
+            if (path.EndsWith(".bad.jpg", StringComparison.Ordinal))
+            {
+                Assert.Contains("not an image or corrupt", line.GetProperty("error").GetString(), StringComparison.Ordinal);
+                continue;
+            }
+
+            using var image = Cv2.ImRead(path);
+            var alone = classifier.Classify([image])[0];
+            var probabilities = line.GetProperty("probabilities");
+            Assert.All(alone.Labels.Select((label, c) => (label, c)), x => Assert.Equal(alone.Probabilities[x.c], probabilities.GetProperty(x.label).GetSingle(), 4));
+            Assert.Equal((image.Width, image.Height), (line.GetProperty("width").GetInt32(), line.GetProperty("height").GetInt32()));
+            Assert.InRange(line.GetProperty("timings_ms").GetProperty("batch").GetInt32(), 1, 3);
         }
     }
 
