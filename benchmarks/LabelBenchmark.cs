@@ -8,7 +8,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>What <c>bench label</c> was asked to measure.</summary>
-public sealed record LabelBenchmarkRequest
+internal sealed record LabelBenchmarkRequest
 {
     public required string Model { get; init; }
 
@@ -51,7 +51,6 @@ internal static class LabelBenchmark
 {
     public static async Task<int> Run(LabelBenchmarkRequest request)
     {
-        ArgumentNullException.ThrowIfNull(request);
         var photos = Directory.EnumerateFiles(request.Folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(request.Limit > 0 ? request.Limit : int.MaxValue).ToList();
         var work = Directory.CreateTempSubdirectory("dogsvscats-bench-");
         try

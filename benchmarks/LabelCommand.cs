@@ -4,7 +4,7 @@ using DogsVsCats.Vision.Shared;
 namespace DogsVsCats.Vision.Benchmarks;
 
 /// <summary>bench label's command line: its options, and the checked <see cref="LabelBenchmarkRequest"/> they make.</summary>
-public sealed class LabelCommand
+internal sealed class LabelCommand
 {
     private readonly Option<string> model = new("--model", "-m") { Description = "Exported model.onnx (from 'trainer train' or 'trainer export').", Required = true };
     private readonly Option<string?> int8 = new("--int8") { Description = "int8 model measured after the float one, the same way; 'none' measures --model alone [default: <model>.int8.onnx when it exists]." };
@@ -41,8 +41,6 @@ public sealed class LabelCommand
     /// <summary>The request the command line makes, or null with what is wrong in <paramref name="errors"/>.</summary>
     public LabelBenchmarkRequest? Read(ParseResult parsed, ICollection<string> errors)
     {
-        ArgumentNullException.ThrowIfNull(parsed);
-        ArgumentNullException.ThrowIfNull(errors);
         var modelPath = parsed.GetValue(model)!;
         if (!File.Exists(modelPath))
         {

@@ -131,7 +131,6 @@ internal sealed class Classifier : IDisposable
     /// </summary>
     public IReadOnlyList<Prediction> ClassifyResized(ReadOnlySpan<byte> nhwc, IReadOnlyList<(int Width, int Height)> sizes, double resizeMs)
     {
-        ArgumentNullException.ThrowIfNull(sizes);
         var start = Stopwatch.GetTimestamp();
         var run = runner.Run(nhwc, sizes.Count);
         var probabilities = AllProbabilities(sizes.Count);
