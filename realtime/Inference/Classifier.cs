@@ -28,7 +28,8 @@ internal sealed class Classifier : IDisposable
     /// decode threads run beside inference, and a thread that spins holds a core they need (on 2 cores, the int8 model's
     /// folder labelling against the raw model: 0.92 x spinning, 0.93-0.94 x not, medians of 5 rounds of bench label).
     /// </param>
-    public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger, bool cpuHasInt8DotProduct, bool spinning = true)
+    /// <param name="exactBatches">Each batch runs at its own size, never padded (<see cref="ModelRunner"/>): the server's batches vary in size.</param>
+    public Classifier(string modelPath, InferenceDevice device, int threads, ILogger logger, bool cpuHasInt8DotProduct, bool spinning = true, bool exactBatches = false)
     {
         var selected = "CPU";
         runner = new ModelRunner(modelPath, threads, options =>
@@ -38,7 +39,7 @@ internal sealed class Classifier : IDisposable
             {
                 options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             }
-        });
+        }, exactBatches);
         try
         {
             Device = selected;

@@ -64,7 +64,7 @@ internal sealed class ModelHost(
         await Task.Yield();
         try
         {
-            classifier = await Task.Run(() => new Classifier(classifierOptions.Model, classifierOptions.Device, classifierOptions.Threads, classifierLogger), stoppingToken);
+            classifier = await Task.Run(() => new Classifier(classifierOptions.Model, classifierOptions.Device, classifierOptions.Threads, classifierLogger, CpuInt8.HasDotProduct, exactBatches: true), stoppingToken);
             await Task.Run(() => WarmUp(classifier, options.MaxBatch), stoppingToken);
         }
         catch (Exception e) when (HostSetup.IsStartFailure(e))

@@ -26,13 +26,20 @@ public sealed class ModelRunner : IDisposable
     private readonly InferenceSession session;
     private readonly RunOptions runOptions = new();
     private readonly Dictionary<int, BatchBuffers> buffers = [];
+    private readonly bool exactBatches;
     private (BatchBuffers Batch, int Count)? filling;   // handed out by InputSlots, run by the next Run()
     private (BatchBuffers Batch, int Count)? last;
 
     /// <param name="threads">ONNX Runtime's threads; 0 or less = every logical core.</param>
     /// <param name="configure">Adds to the session's options before the session is made (an execution provider).</param>
-    public ModelRunner(string modelPath, int threads = 0, Action<SessionOptions>? configure = null)
+    /// <param name="exactBatches">
+    /// Runs each batch at its own size instead of padded in a larger one made before: for callers whose batch sizes
+    /// vary run to run (the server's dynamic batches), where padding would compute up to the largest batch for a few
+    /// images. Buffers are then made once per size used, at most one set per size up to the largest batch.
+    /// </param>
+    public ModelRunner(string modelPath, int threads = 0, Action<SessionOptions>? configure = null, bool exactBatches = false)
     {
+        this.exactBatches = exactBatches;
         // Every logical core: ONNX Runtime's own default counts physical cores only, which halved the throughput on a
         // 2-vCPU machine (measured with bench label: 43 vs 92 images/s at batch 32).
         using var options = new SessionOptions
@@ -70,6 +77,9 @@ public sealed class ModelRunner : IDisposable
     public int CamWidth { get; }
 
     /// <summary>Bytes of one image in the input: height x width x 3 (BGR).</summary>
+    /// <summary>The batch size the last run computed, its padding included (0 before the first run).</summary>
+    public int LastRunSize => last?.Batch.Size ?? 0;
+
     public int ImageBytes => Description.InputHeight * Description.InputWidth * 3;
 
     /// <summary>
@@ -175,14 +185,17 @@ public sealed class ModelRunner : IDisposable
         return batch;
     }
 
-    /// <summary>The smallest batch made so far that holds <paramref name="count"/> images (a new one only when none does), next to run.</summary>
+    /// <summary>
+    /// The smallest batch made so far that holds <paramref name="count"/> images (with exact batches, the one of that
+    /// size; a new one only when none does), next to run.
+    /// </summary>
     private BatchBuffers Fill(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         BatchBuffers? fits = null;
         foreach (var (made, buffer) in buffers)
         {
-            fits = made >= count && made < (fits?.Size ?? int.MaxValue) ? buffer : fits;
+            fits = made >= count && made < (fits?.Size ?? int.MaxValue) && (!exactBatches || made == count) ? buffer : fits;
         }
 
         if (fits is null)

@@ -68,6 +68,32 @@ public sealed class ModelRunnerTests(SmallRunFixture run)
     }
 
     [Fact]
+    public void Run_ExactBatches_ShortBatchRunsAtItsOwnSizeWithTheSameOutputs()
+    {
+        using var padded = new ModelRunner(ModelPath);
+        using var exact = new ModelRunner(ModelPath, exactBatches: true);
+        var photos = Photos(4);
+        try
+        {
+            var pixels = Pixels(padded, photos);
+            padded.Run(pixels, 4);
+            exact.Run(pixels, 4);
+
+            padded.Run(pixels.AsSpan(0, 2 * padded.ImageBytes), 2);
+            exact.Run(pixels.AsSpan(0, 2 * exact.ImageBytes), 2);
+
+            // Padded, two images cost a batch of four; exact, a batch of two, with the same probabilities.
+            Assert.Equal((4, 2), (padded.LastRunSize, exact.LastRunSize));
+            Assert.All(Enumerable.Range(0, 2), i => Assert.Equal(padded.Probabilities(i), exact.Probabilities(i), (a, b) => Math.Abs(a - b) <= 1e-5f));
+            Assert.Throws<ArgumentOutOfRangeException>(() => exact.Probabilities(2));
+        }
+        finally
+        {
+            Array.ForEach(photos, p => p.Dispose());
+        }
+    }
+
+    [Fact]
     public void Run_PixelsOfTheWrongLength_ThrowsNamingTheModelsSize()
     {
         using var runner = new ModelRunner(ModelPath);
