@@ -62,12 +62,7 @@ public sealed class ServeBusyTests(SmallRunFixture run)
         // The model file is a named pipe the server's loader blocks on until this test writes the model into it: the
         // server is up, the model not yet loaded, for as long as the test looks (a model on a slow disk, made exact).
         using var temp = new TempDirectory();
-        var pipe = Path.Combine(temp.Path, "model.onnx");
-        using (var mkfifo = Process.Start("mkfifo", [pipe]))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        var pipe = await ModelPipe.CreateAsync(temp.Path);
 
         var written = false;
         var server = await RunningServer.StartAsync(pipe, o => o.DrainSeconds = 5, waitReady: false);
@@ -91,7 +86,7 @@ public sealed class ServeBusyTests(SmallRunFixture run)
                 Assert.Contains("still loading", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>(), StringComparison.Ordinal);
             }
 
-            await WriteModelAsync(pipe);
+            await ModelPipe.WriteAsync(pipe, ModelPath);
             written = true;
             await server.WaitReadyAsync();
             using var ready = await client.PostAsync(Infer, TritonWire.Binary("BYTES", [1], TritonWire.SerializeBytes([photo])));
@@ -102,17 +97,11 @@ public sealed class ServeBusyTests(SmallRunFixture run)
             if (!written)
             {
                 // Frees the loader's thread, which would otherwise wait on the pipe forever.
-                await WriteModelAsync(pipe);
+                await ModelPipe.WriteAsync(pipe, ModelPath);
             }
 
             await server.DisposeAsync();
         }
-    }
-
-    private async Task WriteModelAsync(string pipe)
-    {
-        await using var writer = new FileStream(pipe, FileMode.Open, FileAccess.Write);
-        await writer.WriteAsync(await File.ReadAllBytesAsync(ModelPath));
     }
 
     private static double Counter(string metrics, string name) =>

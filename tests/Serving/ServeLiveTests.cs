@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using DogsVsCats.Vision.Benchmarks;
 using DogsVsCats.Vision.Realtime.Live;
@@ -47,12 +46,7 @@ public sealed class ServeLiveTests(SmallRunFixture run)
         // The model file is a named pipe that blocks whoever opens it for reading until this test writes the model
         // into it: once for the served model, once more for the live loop's own session, which loads after it.
         using var temp = new TempDirectory();
-        var pipe = Path.Combine(temp.Path, "model.onnx");
-        using (var mkfifo = Process.Start("mkfifo", [pipe]))
-        {
-            await mkfifo.WaitForExitAsync();
-            Assert.Equal(0, mkfifo.ExitCode);
-        }
+        var pipe = await ModelPipe.CreateAsync(temp.Path);
 
         var live = new LiveOptions { Source = CatVideo, Loop = true, RealtimePacing = true, NoWindow = true };
         var writes = 0;
@@ -63,10 +57,10 @@ public sealed class ServeLiveTests(SmallRunFixture run)
             Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/v2/health/live")).StatusCode);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.Client.GetAsync("/v2/health/ready")).StatusCode);
 
-            await WriteModelAsync(pipe).WaitAsync(Deadline);
+            await ModelPipe.WriteAsync(pipe, ModelPath).WaitAsync(Deadline);
             writes++;
             await server.WaitReadyAsync();
-            await WriteModelAsync(pipe).WaitAsync(Deadline);
+            await ModelPipe.WriteAsync(pipe, ModelPath).WaitAsync(Deadline);
             writes++;
 
             using var cancel = new CancellationTokenSource(Deadline);
@@ -88,7 +82,7 @@ public sealed class ServeLiveTests(SmallRunFixture run)
                 using var unblock = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 try
                 {
-                    await WriteModelAsync(pipe).WaitAsync(unblock.Token);
+                    await ModelPipe.WriteAsync(pipe, ModelPath).WaitAsync(unblock.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -107,11 +101,4 @@ public sealed class ServeLiveTests(SmallRunFixture run)
         var text = await client.GetStringAsync("/v1/live/events", cancel.Token);
         return [.. text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)];
     }
-
-    /// <summary>Writes the model into the pipe, on a pool thread: opening a pipe blocks until its reader opens it.</summary>
-    private Task WriteModelAsync(string pipe) => Task.Run(async () =>
-    {
-        await using var writer = new FileStream(pipe, FileMode.Open, FileAccess.Write);
-        await writer.WriteAsync(await File.ReadAllBytesAsync(ModelPath));
-    });
 }

@@ -73,3 +73,26 @@ internal sealed class RunningServer : IAsyncDisposable
         await app.DisposeAsync();
     }
 }
+
+/// <summary>
+/// A model file that is a named pipe: whoever opens it for reading (the server's model loader) blocks until the test
+/// writes the model into it, so "the model is still loading" lasts exactly as long as a test looks.
+/// </summary>
+internal static class ModelPipe
+{
+    public static async Task<string> CreateAsync(string directory)
+    {
+        var pipe = Path.Combine(directory, "model.onnx");
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [pipe]);
+        await mkfifo.WaitForExitAsync();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return pipe;
+    }
+
+    /// <summary>Writes <paramref name="model"/> into the pipe once, on a pool thread: opening a pipe blocks until its reader opens it.</summary>
+    public static Task WriteAsync(string pipe, string model) => Task.Run(async () =>
+    {
+        await using var writer = new FileStream(pipe, FileMode.Open, FileAccess.Write);
+        await writer.WriteAsync(await File.ReadAllBytesAsync(model));
+    });
+}
