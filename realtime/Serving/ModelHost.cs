@@ -11,7 +11,8 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 
 /// <summary>
 /// Loads the model after the server has started listening, so /v2/health/live answers from the first moment while
-/// /v2/health/ready waits for the load and a warm-up of every batch size the batcher will use. Readiness ends when
+/// /v2/health/ready waits for the load and a warm-up of the powers of two up to --max-batch (each other batch size
+/// makes its buffers on first use: batches run at their own size). Readiness ends when
 /// the host starts stopping: the drain answers what is queued while new requests get 503.
 /// </summary>
 internal sealed class ModelHost(
