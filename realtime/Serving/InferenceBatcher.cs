@@ -75,7 +75,9 @@ internal sealed class InferenceBatcher : IDisposable
     }
 
     /// <summary>Queues a job; false when the queue is full or the server is shutting down (answer 503).</summary>
-    public bool TryEnqueue(InferenceJob job)
+    /// <param name="arrival">The request's <see cref="Arriving"/> scope: once queued it no longer counts as on its way,
+    /// in the same step, so that a batch that waits for it wakes once rather than twice.</param>
+    public bool TryEnqueue(InferenceJob job, ArrivalScope? arrival = null)
     {
         if (job.Count > maxBatch)
         {
@@ -91,6 +93,7 @@ internal sealed class InferenceBatcher : IDisposable
 
             job.EnqueuedAt = Stopwatch.GetTimestamp();
             queue.Enqueue(job);
+            arrival?.Queued();
             metrics.QueueDepth.Set(queue.Count);
             Monitor.PulseAll(gate);
             return true;
@@ -242,10 +245,19 @@ internal sealed class InferenceBatcher : IDisposable
         return new JobResult(probabilities, cam, total, queueMs, inferenceMs);
     }
 
-    /// <summary>See <see cref="Arriving"/>; disposing it more than once counts once.</summary>
+    /// <summary>See <see cref="Arriving"/>; disposing it more than once, or after its job was queued, counts once.</summary>
     internal sealed class ArrivalScope(InferenceBatcher owner) : IDisposable
     {
         private int left;
+
+        /// <summary>Called by <see cref="TryEnqueue"/> under the batcher's lock, which pulses the batch itself.</summary>
+        public void Queued()
+        {
+            if (Interlocked.Exchange(ref left, 1) == 0)
+            {
+                Interlocked.Decrement(ref owner.arriving);
+            }
+        }
 
         public void Dispose()
         {

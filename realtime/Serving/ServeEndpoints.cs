@@ -58,10 +58,10 @@ internal static class ServeEndpoints
     }
 
     /// <summary>Queues a request's images for the batcher and waits for their results.</summary>
-    public static async Task<JobResult> RunAsync(InferenceBatcher batcher, PixelBatch pixels, bool cam, int maxQueue)
+    public static async Task<JobResult> RunAsync(InferenceBatcher batcher, PixelBatch pixels, bool cam, int maxQueue, InferenceBatcher.ArrivalScope arrival)
     {
         var job = new InferenceJob(pixels.Pixels, pixels.Count, cam);
-        if (!batcher.TryEnqueue(job))
+        if (!batcher.TryEnqueue(job, arrival))
         {
             throw new ProtocolException(StatusCodes.Status503ServiceUnavailable, $"The server is busy: {maxQueue} requests are already waiting (--max-queue), or it is shutting down. Retry in a moment.");
         }
@@ -103,10 +103,7 @@ internal static class ServeEndpoints
             };
             var preprocessMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             var wantCam = request.Outputs.Any(o => o.Name == InferRequest.CamOutput);
-            var queued = RunAsync(batcher, pixels, wantCam, options.MaxQueue);
-            // Queued: the batcher need not wait for this request any more.
-            arriving.Dispose();
-            var result = await queued;
+            var result = await RunAsync(batcher, pixels, wantCam, options.MaxQueue, arriving);
             var predictions = Predictions(classifier, pixels, result, preprocessMs);
             await InferResponse.WriteAsync(context.Response, options.ModelName, request.Id, request.Outputs, predictions, minConfidence, result.Cam, classifier.CamHeight, classifier.CamWidth);
         }
