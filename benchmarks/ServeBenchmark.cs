@@ -35,6 +35,9 @@ internal sealed record ServeBenchmarkRequest
     /// <summary>Requests of the memory run; 0: no memory run.</summary>
     public required int MemoryRequests { get; init; }
 
+    /// <summary>Alternating rounds of the concurrency-1 overhead; 0: none.</summary>
+    public required int OverheadRounds { get; init; }
+
     public required double MemorySeconds { get; init; }
 
     public required int Threads { get; init; }
@@ -44,8 +47,8 @@ internal sealed record ServeBenchmarkRequest
 /// The serve mode under load from <see cref="LoadGenerator"/> on loopback: photos sent as tritonclient.http sends them,
 /// as JPEG bytes (BYTES) and as uint8 tensors pre-resized by the shared rule (UINT8), one per request, at each
 /// concurrency; beside each row the same server with --max-batch 1 and the raw model (ModelRunner, ONNX Runtime alone)
-/// at the batch that concurrency fills; then folder labelling of the same photos, a saturation run, a memory run, and
-/// the goals (<see cref="ServeReport"/>).
+/// at the batch that concurrency fills; folder labelling of the same photos; the overhead at concurrency 1 in
+/// alternating rounds; a saturation run, a memory run, and the goals (<see cref="ServeReport"/>).
 /// The server runs as its own process (realtime.dll beside bench, as a user starts it), not in this one: in process,
 /// the load generator's threads, allocations and garbage collections would share the server's thread pool and heap,
 /// and the memory goal would read the client's buffers as the server's. Its CPU cores it still shares: the client
@@ -55,6 +58,12 @@ internal static partial class ServeBenchmark
 {
     /// <summary>Distinct pre-resized tensors sent round robin: their content does not change the speed, only memory.</summary>
     private const int TensorPhotos = 64;
+
+    /// <summary>Counted runs of each side in a round of the concurrency-1 overhead.</summary>
+    private const int OverheadRoundRuns = 8;
+
+    /// <summary>Runs of each side, first in a round, not counted.</summary>
+    private const int OverheadRoundSettle = 2;
 
     public static async Task Run(ServeBenchmarkRequest request)
     {
@@ -77,10 +86,11 @@ internal static partial class ServeBenchmark
         var batches = request.Concurrency.Select(c => Math.Min(c, request.MaxBatch)).Append(1).Append(request.MaxBatch).Distinct().Order().ToList();
         List<RawStats> raw;
         List<TritonWire.WireBody> tensors;
+        List<byte[]> pixels;
         using (var runner = new ModelRunner(model, request.Threads))
         {
             var description = runner.Description;
-            var pixels = jpegs.Take(TensorPhotos).Select(j => Resized(j, description)).ToList();
+            pixels = [.. jpegs.Take(TensorPhotos).Select(j => Resized(j, description))];
             tensors = [.. pixels.Select(p => TritonWire.BinaryBody("UINT8", [1, description.InputHeight, description.InputWidth, 3], p))];
             raw = [.. batches.Select(b => Raw(runner, pixels, b, request.Requests, request.Seconds))];
         }
@@ -93,6 +103,7 @@ internal static partial class ServeBenchmark
         Console.WriteLine($"  folder labelling: {folderRate:F1} files/s");
 
         var measured = new Dictionary<(int MaxBatch, RequestKind Kind, int Concurrency), LoadStats>();
+        OverheadRun? overhead = null;
         foreach (var maxBatch in new[] { request.MaxBatch, 1 })
         {
             await using var server = await ServerProcess.StartAsync(model, request.Threads, "--max-batch", Text(maxBatch));
@@ -105,30 +116,107 @@ internal static partial class ServeBenchmark
                     Console.WriteLine($"  --max-batch {maxBatch}, {kind.ToString().ToLowerInvariant()}, concurrency {concurrency}: {stats.ImagesPerSecond:F1} images/s");
                 }
             }
+
+            if (maxBatch == request.MaxBatch && request.OverheadRounds > 0)
+            {
+                overhead = await Overhead(server.InferUrl, model, pixels, tensors, request);
+            }
         }
 
         var rows = Enum.GetValues<RequestKind>().SelectMany(kind => request.Concurrency.Select(c => new ServeRow(
             kind, c, measured[(request.MaxBatch, kind, c)], measured[(1, kind, c)], raw.Single(r => r.Batch == Math.Min(c, request.MaxBatch))))).ToList();
-        return new ServeResults(Path.GetFileName(model), request.MaxBatch, raw, folderRate, rows,
+        return new ServeResults(Path.GetFileName(model), request.MaxBatch, raw, folderRate, rows, overhead,
             request.SaturationQueue > 0 ? await Saturation(model, tensors, request) : null,
             request.MemoryRequests > 0 ? await Memory(model, photos, request) : null);
     }
 
     /// <summary>
-    /// Tensor requests against a small queue: at concurrency equal to the queue nothing is refused (the batcher always
-    /// holds some of them), at four times the queue most arrivals find it full and must be refused at once.
+    /// Tensor requests against a queue of Q (--saturation-queue, by default two full batches). Just below saturation is
+    /// the most load at which nothing is refused: from concurrency Q + --max-batch (a full batch running, the queue
+    /// full behind it) down towards Q, a step at a time until a row has no 503 (at Q none can be: Q requests never
+    /// fill a queue of Q while one more arrives). Past saturation is an open loop at twice the rate that row answered,
+    /// so about half the arrivals find the queue full; its sends are bounded by twice --requests and the time limit.
+    /// Then the refusal storm, for the record: a closed loop at 4 Q whose workers resend each 503 at once, until as
+    /// many requests as the row below are accepted.
     /// </summary>
     private static async Task<SaturationRun> Saturation(string model, IReadOnlyList<TritonWire.WireBody> tensors, ServeBenchmarkRequest request)
     {
         var queue = request.SaturationQueue;
         await using var server = await ServerProcess.StartAsync(model, request.Threads, "--max-batch", Text(request.MaxBatch), "--max-queue", Text(queue));
         var limit = TimeSpan.FromSeconds(request.Seconds);
-        var below = await Load(server.InferUrl, tensors, queue, request.Requests, limit);
-        // Refusals come back at once and the loop sends again, so most of this row's requests are refused: four times the
-        // requests leave about as many accepted ones for their p99 as the row below saturation has.
-        var past = await Load(server.InferUrl, tensors, 4 * queue, 4 * request.Requests, limit);
-        Console.WriteLine($"  saturation: {past.Rejected} of {past.Accepted + past.Rejected + past.Failed} refused at concurrency {4 * queue}");
-        return new SaturationRun(queue, queue, below, 4 * queue, past);
+        var (belowConcurrency, below) = (0, default(LoadStats)!);
+        for (var concurrency = queue + Math.Min(queue, request.MaxBatch); concurrency >= queue && below is not { Rejected: 0 }; concurrency = Math.Max(queue, concurrency - Math.Max(1, request.MaxBatch / 4)))
+        {
+            (belowConcurrency, below) = (concurrency, await Load(server.InferUrl, tensors, concurrency, request.Requests, limit));
+            Console.WriteLine($"  saturation: concurrency {concurrency}, {below.Rejected} of {below.Accepted + below.Rejected + below.Failed} refused");
+            if (concurrency == queue)
+            {
+                break;
+            }
+        }
+
+        var rate = 2 * below.ImagesPerSecond;
+        var past = LoadStats.Of(await LoadGenerator.RunOpenAsync(server.InferUrl, tensors, rate, 2 * request.Requests, limit, maxInFlight: 2 * (queue + request.MaxBatch)));
+        Console.WriteLine($"  saturation: {rate:F1} requests/s sent, {past.Rejected} of {past.Accepted + past.Rejected + past.Failed} refused");
+        var storm = LoadStats.Of(await LoadGenerator.RunAsync(server.InferUrl, tensors, 4 * queue, below.Accepted, limit, countAccepted: true));
+        Console.WriteLine($"  refusal storm: concurrency {4 * queue}, {storm.Rejected} of {storm.Accepted + storm.Rejected + storm.Failed} refused");
+        return new SaturationRun(queue, belowConcurrency, below, rate, past, 4 * queue, storm);
+    }
+
+    /// <summary>
+    /// What HTTP and serialisation add at concurrency 1, in short alternating rounds (--overhead-rounds): each round
+    /// <see cref="OverheadRoundRuns"/> raw batch-1 runs in this process (the server idle), then as many tensor requests
+    /// to the server (this process's model idle), each side's first <see cref="OverheadRoundSettle"/> not counted
+    /// (the other side's ONNX Runtime threads still spin for a moment after its last run and would slow them); the
+    /// round's figure is the difference of the two sides' medians, the goal's the median of the rounds'. On a 2-core
+    /// machine the inference time drifts by a few per cent within seconds, more than the overhead: two figures taken
+    /// minutes apart read the drift as overhead, a short round shares it.
+    /// </summary>
+    private static async Task<OverheadRun> Overhead(Uri url, string model, List<byte[]> pixels, List<TritonWire.WireBody> tensors, ServeBenchmarkRequest request)
+    {
+        using var runner = new ModelRunner(model, request.Threads);
+        pixels[0].CopyTo(runner.InputBytes(1));
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 1, UseProxy = false };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
+        async Task<double> Request(int n)
+        {
+            using var content = TritonWire.Content(tensors[n % tensors.Count]);
+            var start = Stopwatch.GetTimestamp();
+            using var response = await client.PostAsync(url, content);
+            await response.Content.ReadAsByteArrayAsync();
+            var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            return response.IsSuccessStatusCode ? ms : throw new InvalidOperationException($"The server answered {(int)response.StatusCode} at concurrency 1.");
+        }
+
+        double Run()
+        {
+            runner.InputBytes(1);   // the bytes stay; this only names the batch to run
+            var start = Stopwatch.GetTimestamp();
+            runner.Run();
+            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        var rounds = new List<OverheadRound>(request.OverheadRounds);
+        for (var round = 0; round < request.OverheadRounds; round++)
+        {
+            var raw = new List<double>();
+            for (var n = 0; n < OverheadRoundSettle + OverheadRoundRuns; n++)
+            {
+                raw.Add(Run());
+            }
+
+            var served = new List<double>();
+            for (var n = 0; n < OverheadRoundSettle + OverheadRoundRuns; n++)
+            {
+                served.Add(await Request(n));
+            }
+
+            rounds.Add(new OverheadRound(Statistics.Percentile(raw[OverheadRoundSettle..], 0.5), Statistics.Percentile(served[OverheadRoundSettle..], 0.5)));
+        }
+
+        var run = new OverheadRun(rounds);
+        Console.WriteLine($"  concurrency 1 overhead: median {run.MedianMs:F2} ms over {rounds.Count} rounds");
+        return run;
     }
 
     /// <summary>

@@ -14,7 +14,8 @@ internal sealed class ServeCommand
     private readonly Option<int> requests = new("--requests", "-n") { Description = "Requests per row (after a warm-up); a row also ends at --seconds, whichever comes first; also the images per raw-model figure.", DefaultValueFactory = _ => 2000 };
     private readonly Option<double> seconds = new("--seconds") { Description = "Time limit per row and per raw-model figure.", DefaultValueFactory = _ => 20 };
     private readonly Option<int> maxBatch = new("--max-batch", "-b") { Description = "The server's --max-batch, folder labelling's --batch and the raw model's largest batch; every row is also run against a server with --max-batch 1.", DefaultValueFactory = _ => 32 };
-    private readonly Option<int> saturationQueue = new("--saturation-queue") { Description = "The --max-queue of the saturation run: tensor requests at that concurrency (just below saturation), then at 4 x it with 4 x --requests (past it: most answered 503 at once); 0 = no saturation run.", DefaultValueFactory = _ => 8 };
+    private readonly Option<int?> saturationQueue = new("--saturation-queue") { Description = "The --max-queue (Q) of the saturation run [default: 2 x --max-batch]: tensor requests just below saturation (the most concurrency, from Q + --max-batch down to Q, at which none is refused), then past it (sent at twice the rate that row answered: about half answered 503 at once), then a refusal storm (concurrency 4 Q, each 503 resent at once); 0 = no saturation run." };
+    private readonly Option<int> overheadRounds = new("--overhead-rounds") { Description = "Alternating rounds of 10 raw batch-1 runs and 10 tensor requests to the server at concurrency 1 (the first 2 of each not counted): the overhead goal is the median of the rounds' differences; 0 = not measured.", DefaultValueFactory = _ => 30 };
     private readonly Option<int> memoryRequests = new("--memory-requests") { Description = "JPEG requests (concurrency 16) to a fresh server for the memory goal: its peak RSS after the first tenth and after all; the goal is stated over 100000; 0 = no memory run.", DefaultValueFactory = _ => 20_000 };
     private readonly Option<double> memorySeconds = new("--memory-seconds") { Description = "Time limit of the memory run (it ends early, and says how many requests it made).", DefaultValueFactory = _ => 900 };
     private readonly Option<int> threads = new("--threads") { Description = "ONNX Runtime intra-op threads for the server, folder labelling and the raw model (0 = all cores).", DefaultValueFactory = _ => 0 };
@@ -23,7 +24,7 @@ internal sealed class ServeCommand
     {
         Command = new Command("serve", "realtime serve under load on 127.0.0.1 (JPEG bytes and uint8 tensors, as tritonclient.http sends them): requests/s, images/s and p50/p95/p99 latency per concurrency beside --max-batch 1 and the raw model; past saturation; memory over many requests; the goals as ratios. Float and int8 model.")
         {
-            model, int8, photos, concurrency, requests, seconds, maxBatch, saturationQueue, memoryRequests, memorySeconds, threads,
+            model, int8, photos, concurrency, requests, seconds, maxBatch, overheadRounds, saturationQueue, memoryRequests, memorySeconds, threads,
         };
         Command.SetAction(async (parsed, _) =>
         {
@@ -71,7 +72,8 @@ internal sealed class ServeCommand
         Check(parsed.GetValue(requests) >= 1, $"--requests {parsed.GetValue(requests)} must be at least 1.", errors);
         Check(parsed.GetValue(seconds) > 0, $"--seconds {parsed.GetValue(seconds)} must be more than 0.", errors);
         Check(parsed.GetValue(maxBatch) is >= 1 and <= 1024, $"--max-batch {parsed.GetValue(maxBatch)} must be between 1 and 1024, as the server's.", errors);
-        Check(parsed.GetValue(saturationQueue) >= 0, $"--saturation-queue {parsed.GetValue(saturationQueue)} must be 0 (none) or more.", errors);
+        Check(parsed.GetValue(overheadRounds) >= 0, $"--overhead-rounds {parsed.GetValue(overheadRounds)} must be 0 (none) or more.", errors);
+        Check(parsed.GetValue(saturationQueue) is null or >= 0, $"--saturation-queue {parsed.GetValue(saturationQueue)} must be 0 (none) or more.", errors);
         Check(parsed.GetValue(memoryRequests) is 0 or >= 10, $"--memory-requests {parsed.GetValue(memoryRequests)} must be 0 (none) or at least 10 (its first tenth is the baseline).", errors);
         Check(parsed.GetValue(memorySeconds) > 0, $"--memory-seconds {parsed.GetValue(memorySeconds)} must be more than 0.", errors);
         Check(parsed.GetValue(threads) >= 0, $"--threads {parsed.GetValue(threads)} must be 0 (all cores) or more.", errors);
@@ -89,7 +91,8 @@ internal sealed class ServeCommand
             Requests = parsed.GetValue(requests),
             Seconds = parsed.GetValue(seconds),
             MaxBatch = parsed.GetValue(maxBatch),
-            SaturationQueue = parsed.GetValue(saturationQueue),
+            OverheadRounds = parsed.GetValue(overheadRounds),
+            SaturationQueue = parsed.GetValue(saturationQueue) ?? 2 * parsed.GetValue(maxBatch),
             MemoryRequests = parsed.GetValue(memoryRequests),
             MemorySeconds = parsed.GetValue(memorySeconds),
             Threads = parsed.GetValue(threads),

@@ -31,8 +31,31 @@ internal sealed record RawStats(int Batch, double ImagesPerSecond, double P50Ms)
 /// <summary>One table row: the server, the server with --max-batch 1, and the raw model at the batch this concurrency fills.</summary>
 internal sealed record ServeRow(RequestKind Kind, int Concurrency, LoadStats Server, LoadStats SingleBatch, RawStats Raw);
 
-/// <summary>A server with a small --max-queue, at concurrency equal to its queue (just below saturation) and past it.</summary>
-internal sealed record SaturationRun(int MaxQueue, int BelowConcurrency, LoadStats Below, int PastConcurrency, LoadStats Past);
+/// <summary>One round of the concurrency-1 overhead: the median of its raw batch-1 runs, then of its server requests, in ms.</summary>
+internal sealed record OverheadRound(double RawMs, double ServerMs);
+
+/// <summary>The concurrency-1 overhead in short alternating rounds; the figure is the median of their differences.</summary>
+internal sealed record OverheadRun(IReadOnlyList<OverheadRound> Rounds)
+{
+    public double MedianMs => Difference(0.5);
+
+    public double LowerQuartileMs => Difference(0.25);
+
+    public double UpperQuartileMs => Difference(0.75);
+
+    public double RawMedianMs => Statistics.Percentile([.. Rounds.Select(p => p.RawMs)], 0.5);
+
+    public double ServerMedianMs => Statistics.Percentile([.. Rounds.Select(p => p.ServerMs)], 0.5);
+
+    private double Difference(double quantile) => Statistics.Percentile([.. Rounds.Select(p => p.ServerMs - p.RawMs)], quantile);
+}
+
+/// <summary>
+/// A server with a small --max-queue: just below saturation (the most concurrency at which nothing was refused), past
+/// it (an open loop at <paramref name="PastRate"/> requests/s, twice what the row below answered), and the refusal
+/// storm (a closed loop at <paramref name="StormConcurrency"/> that resends each 503 at once).
+/// </summary>
+internal sealed record SaturationRun(int MaxQueue, int BelowConcurrency, LoadStats Below, double PastRate, LoadStats Past, int StormConcurrency, LoadStats Storm);
 
 /// <summary>The server's peak resident memory (VmHWM) after the first <paramref name="Baseline"/> requests and after all of them.</summary>
 internal sealed record MemoryRun(int Requests, int Baseline, long BaselineBytes, long PeakBytes)
@@ -42,7 +65,8 @@ internal sealed record MemoryRun(int Requests, int Baseline, long BaselineBytes,
 
 /// <summary>Everything bench serve measured for one model.</summary>
 /// <param name="FolderRate">Folder labelling of the same photos (realtime --source, as bench label runs it), files/s.</param>
-internal sealed record ServeResults(string Model, int MaxBatch, IReadOnlyList<RawStats> Raw, double FolderRate, IReadOnlyList<ServeRow> Rows, SaturationRun? Saturation, MemoryRun? Memory);
+/// <param name="Overhead">The concurrency-1 overhead in alternating rounds; null: not measured.</param>
+internal sealed record ServeResults(string Model, int MaxBatch, IReadOnlyList<RawStats> Raw, double FolderRate, IReadOnlyList<ServeRow> Rows, OverheadRun? Overhead, SaturationRun? Saturation, MemoryRun? Memory);
 
 /// <summary>One goal: the figure, its target, and whether it was met (null: this run did not measure it).</summary>
 internal sealed record GoalCheck(string Goal, string Figure, string Target, bool? Met);
@@ -77,15 +101,20 @@ internal static class ServeReport
             ? Unmeasured($"JPEG images/s at concurrency {LoadedConcurrency}+ / folder labelling", $">= {JpegVsFolder:F2} x")
             : Ratio($"JPEG images/s at concurrency {LoadedConcurrency}+ (worst: {jpeg.Concurrency}) / folder labelling", jpeg.Server.ImagesPerSecond / results.FolderRate, JpegVsFolder, atLeast: true));
 
-        var single = results.Rows.SingleOrDefault(r => r.Kind == RequestKind.Tensor && r.Concurrency == 1);
-        var overhead = single is null ? double.NaN : single.Server.P50 - single.Raw.P50Ms;
-        goals.Add(single is null || single.Raw.Batch != 1
-            ? Unmeasured("tensor p50 at concurrency 1 - raw batch-1 p50", $"<= {OverheadMs:F1} ms")
-            : new GoalCheck("tensor p50 at concurrency 1 - raw batch-1 p50", $"{overhead:F2} ms", $"<= {OverheadMs:F1} ms", overhead <= OverheadMs));
+        const string OverheadGoal = "concurrency 1: tensor request - raw batch-1 run";
+        goals.Add(results.Overhead is { Rounds.Count: > 0 } overhead
+            ? new GoalCheck($"{OverheadGoal}, median of {overhead.Rounds.Count} rounds", $"{overhead.MedianMs:F2} ms", $"<= {OverheadMs:F1} ms", overhead.MedianMs <= OverheadMs)
+            : Unmeasured(OverheadGoal, $"<= {OverheadMs:F1} ms"));
 
-        if (results.Saturation is { } saturation && saturation.Past.Rejected > 0)
+        if (results.Saturation is { Below.Rejected: > 0 } busy)
         {
-            goals.Add(new GoalCheck($"past saturation (concurrency {saturation.PastConcurrency}, --max-queue {saturation.MaxQueue}): 503 p99", $"{saturation.Past.RejectedP99:F1} ms", $"<= {RejectWithinMs:F0} ms", saturation.Past.RejectedP99 <= RejectWithinMs));
+            // The row meant to be below saturation already refused some: there is no figure below saturation to compare with.
+            goals.Add(Unmeasured($"past saturation: 503 p99 (concurrency {busy.BelowConcurrency} already refused {busy.Below.Rejected})", $"<= {RejectWithinMs:F0} ms"));
+            goals.Add(Unmeasured($"past saturation: accepted p99 / p99 just below it (concurrency {busy.BelowConcurrency} already refused {busy.Below.Rejected})", $"<= {AcceptedP99Ratio:F1} x"));
+        }
+        else if (results.Saturation is { } saturation && saturation.Past.Rejected > 0)
+        {
+            goals.Add(new GoalCheck($"past saturation ({saturation.PastRate:F0} requests/s, --max-queue {saturation.MaxQueue}): 503 p99", $"{saturation.Past.RejectedP99:F1} ms", $"<= {RejectWithinMs:F0} ms", saturation.Past.RejectedP99 <= RejectWithinMs));
             goals.Add(Ratio($"past saturation: accepted p99 / p99 at concurrency {saturation.BelowConcurrency}", saturation.Past.P99 / saturation.Below.P99, AcceptedP99Ratio, atLeast: false));
         }
         else
@@ -121,11 +150,21 @@ internal static class ServeReport
         }
 
         output.WriteLine($"folder labelling of the same photos: {results.FolderRate:F1} files/s");
+        if (results.Overhead is { Rounds.Count: > 0 } overhead)
+        {
+            output.WriteLine($"concurrency 1, tensor request - raw batch-1 run, {overhead.Rounds.Count} alternating rounds: median {overhead.MedianMs:F2} ms (quartiles {overhead.LowerQuartileMs:F2} to {overhead.UpperQuartileMs:F2}; raw {overhead.RawMedianMs:F2} ms, server {overhead.ServerMedianMs:F2} ms)");
+        }
+
         if (results.Saturation is { } saturation)
         {
-            foreach (var (concurrency, stats) in new[] { (saturation.BelowConcurrency, saturation.Below), (saturation.PastConcurrency, saturation.Past) })
+            foreach (var (load, stats) in new[]
             {
-                output.WriteLine($"--max-queue {saturation.MaxQueue}, tensor, concurrency {concurrency}: {stats.Accepted} accepted ({stats.ImagesPerSecond:F1} images/s, p50 {stats.P50:F1} ms, p99 {stats.P99:F1} ms), {stats.Rejected} answered 503{(stats.Rejected > 0 ? $" (p99 {stats.RejectedP99:F1} ms)" : "")}");
+                ($"concurrency {saturation.BelowConcurrency}", saturation.Below),
+                ($"{saturation.PastRate:F1} requests/s", saturation.Past),
+                ($"concurrency {saturation.StormConcurrency}, each 503 resent at once", saturation.Storm),
+            })
+            {
+                output.WriteLine($"--max-queue {saturation.MaxQueue}, tensor, {load}: {stats.Accepted} accepted ({stats.ImagesPerSecond:F1} images/s, p50 {stats.P50:F1} ms, p99 {stats.P99:F1} ms), {stats.Rejected} answered 503{(stats.Rejected > 0 ? $" (p99 {stats.RejectedP99:F1} ms)" : "")}");
             }
         }
 
