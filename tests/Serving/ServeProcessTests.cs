@@ -53,6 +53,53 @@ public sealed class ServeProcessTests(SmallRunFixture run)
         Assert.Contains("See 'realtime serve --help'", error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The device lines as in the other modes, read against folder labelling of one photo on this machine: where
+    /// ONNX Runtime cannot load CUDA, --device cuda stops with the same message and exit code 2, and --device auto says
+    /// the same "Device: CPU (...)" line and serves on the CPU; where CUDA loads, both serve on it.
+    /// </summary>
+    [Fact]
+    public async Task Device_CudaAndAuto_AsInFolderLabelling()
+    {
+        var work = Directory.CreateTempSubdirectory("dogsvscats-serve-device-");
+        try
+        {
+            string[] folder = ["--model", ModelPath, "--source", TestData.RealPhotos("cat", 1)[0], "--csv", Path.Combine(work.FullName, "labels.csv")];
+            var (labelCuda, labelCudaOutput, labelCudaError) = RealtimeProcess.Run([.. folder, "--device", "cuda"]);
+            var (labelAuto, labelAutoOutput, _) = RealtimeProcess.Run([.. folder, "--device", "auto"]);
+            Assert.Equal(ExitCodes.Ok, labelAuto);
+            var cudaLoads = labelCuda == ExitCodes.Ok;
+
+            using (var serve = ServeProcess.Start(ModelPath, $"http://127.0.0.1:{FreePort()}", [], device: "cuda"))
+            {
+                await WaitUntilAsync(() => serve.HasExited || serve.Output.Contains("Ready:", StringComparison.Ordinal), TimeSpan.FromSeconds(90), "serve --device cuda to exit or be ready");
+                if (cudaLoads)
+                {
+                    Assert.Contains("on CUDA", serve.Output, StringComparison.Ordinal);
+                }
+                else
+                {
+                    Assert.True(await serve.WaitForExitAsync(TimeSpan.FromSeconds(30)), serve.Output);
+                    Assert.Equal(ExitCodes.BadInput, labelCuda);
+                    Assert.Equal(ExitCodes.BadInput, serve.ExitCode);
+                    var refusal = DeviceText(labelCudaError, "--device cuda: ");
+                    Assert.Contains("use --device auto|cpu", refusal, StringComparison.Ordinal);
+                    Assert.Equal(refusal, DeviceText(serve.Output, "--device cuda: "));
+                }
+            }
+
+            using var auto = ServeProcess.Start(ModelPath, $"http://127.0.0.1:{FreePort()}", [], device: "auto");
+            await WaitUntilAsync(() => auto.HasExited || auto.Output.Contains("Ready:", StringComparison.Ordinal), TimeSpan.FromSeconds(90), "serve --device auto to be ready");
+            Assert.False(auto.HasExited, auto.Output);
+            Assert.Equal(DeviceText(labelAutoOutput, "Device: "), DeviceText(auto.Output, "Device: "));
+            Assert.Contains(cudaLoads ? "on CUDA" : "on CPU", auto.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void BeyondLoopback_TheWarningLineNamesTheAddress_LoopbackHasNone()
     {
@@ -227,6 +274,14 @@ public sealed class ServeProcessTests(SmallRunFixture run)
         }
     }
 
+    /// <summary>The rest of the first line that holds <paramref name="from"/>, from there: without the logger's time and category.</summary>
+    private static string DeviceText(string output, string from)
+    {
+        var line = output.Split('\n').FirstOrDefault(l => l.Contains(from, StringComparison.Ordinal));
+        Assert.True(line is not null, $"no line with '{from}' in:\n{output}");
+        return line[line.IndexOf(from, StringComparison.Ordinal)..].TrimEnd();
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -255,9 +310,9 @@ public sealed class ServeProcessTests(SmallRunFixture run)
 
         public int ExitCode => process.ExitCode;
 
-        public static ServeProcess Start(string model, string urls, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+        public static ServeProcess Start(string model, string urls, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string device = "cpu")
         {
-            string[] all = ["serve", "--model", model, "--device", "cpu", "--urls", urls, .. args];
+            string[] all = ["serve", "--model", model, "--device", device, "--urls", urls, .. args];
             return new ServeProcess(Process.Start(RealtimeProcess.StartInfo(all, environment))!);
         }
 
