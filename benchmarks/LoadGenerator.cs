@@ -31,14 +31,7 @@ internal static class LoadGenerator
     public static async Task<LoadRun> RunAsync(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit, bool warmUp = true, bool countAccepted = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(concurrency);
-        using var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = concurrency,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.None,
-        };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
+        using var client = Client(concurrency);
         if (warmUp)
         {
             await Run(client, url, bodies, concurrency, Math.Max(2 * concurrency, 8), TimeSpan.FromMinutes(2), countAccepted: false);
@@ -57,14 +50,7 @@ internal static class LoadGenerator
     public static async Task<LoadRun> RunOpenAsync(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, double rate, int requests, TimeSpan limit, int maxInFlight)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rate);
-        using var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = maxInFlight,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.None,
-        };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
+        using var client = Client(maxInFlight);
         await Run(client, url, bodies, maxInFlight, maxInFlight, TimeSpan.FromMinutes(2), countAccepted: false);   // opens every connection
 
         var sends = new List<Task<Worker>>();
@@ -95,6 +81,18 @@ internal static class LoadGenerator
         var done = await Task.WhenAll(sends);
         return Merge(done, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
+
+    /// <summary>The bench's HTTP client: at most <paramref name="connections"/> to the server, kept alive between rows' requests.</summary>
+    public static HttpClient Client(int connections) => new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = connections,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10),
+        UseProxy = false,
+        AutomaticDecompression = DecompressionMethods.None,
+    })
+    {
+        Timeout = TimeSpan.FromMinutes(2),
+    };
 
     private static async Task<LoadRun> Run(HttpClient client, Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit, bool countAccepted)
     {

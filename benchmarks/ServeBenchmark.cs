@@ -29,14 +29,14 @@ internal sealed record ServeBenchmarkRequest
 
     public required int MaxBatch { get; init; }
 
-    /// <summary>The small --max-queue of the saturation run; 0: no saturation run.</summary>
+    /// <summary>Alternating rounds of the concurrency-1 overhead; 0: none.</summary>
+    public required int OverheadRounds { get; init; }
+
+    /// <summary>The --max-queue of the saturation run; 0: no saturation run.</summary>
     public required int SaturationQueue { get; init; }
 
     /// <summary>Requests of the memory run; 0: no memory run.</summary>
     public required int MemoryRequests { get; init; }
-
-    /// <summary>Alternating rounds of the concurrency-1 overhead; 0: none.</summary>
-    public required int OverheadRounds { get; init; }
 
     public required double MemorySeconds { get; init; }
 
@@ -144,15 +144,18 @@ internal static partial class ServeBenchmark
         var queue = request.SaturationQueue;
         await using var server = await ServerProcess.StartAsync(model, request.Threads, "--max-batch", Text(request.MaxBatch), "--max-queue", Text(queue));
         var limit = TimeSpan.FromSeconds(request.Seconds);
-        var (belowConcurrency, below) = (0, default(LoadStats)!);
-        for (var concurrency = queue + Math.Min(queue, request.MaxBatch); concurrency >= queue && below is not { Rejected: 0 }; concurrency = Math.Max(queue, concurrency - Math.Max(1, request.MaxBatch / 4)))
+        var belowConcurrency = queue + Math.Min(queue, request.MaxBatch);
+        LoadStats below;
+        while (true)
         {
-            (belowConcurrency, below) = (concurrency, await Load(server.InferUrl, tensors, concurrency, request.Requests, limit));
-            Console.WriteLine($"  saturation: concurrency {concurrency}, {below.Rejected} of {below.Accepted + below.Rejected + below.Failed} refused");
-            if (concurrency == queue)
+            below = await Load(server.InferUrl, tensors, belowConcurrency, request.Requests, limit);
+            Console.WriteLine($"  saturation: concurrency {belowConcurrency}, {below.Rejected} of {below.Accepted + below.Rejected + below.Failed} refused");
+            if (below.Rejected == 0 || belowConcurrency == queue)
             {
                 break;
             }
+
+            belowConcurrency = Math.Max(queue, belowConcurrency - Math.Max(1, request.MaxBatch / 4));
         }
 
         var rate = 2 * below.ImagesPerSecond;
@@ -176,8 +179,7 @@ internal static partial class ServeBenchmark
     {
         using var runner = new ModelRunner(model, request.Threads);
         pixels[0].CopyTo(runner.InputBytes(1));
-        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 1, UseProxy = false };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(2) };
+        using var client = LoadGenerator.Client(1);
         async Task<double> Request(int n)
         {
             using var content = TritonWire.Content(tensors[n % tensors.Count]);
@@ -188,21 +190,13 @@ internal static partial class ServeBenchmark
             return response.IsSuccessStatusCode ? ms : throw new InvalidOperationException($"The server answered {(int)response.StatusCode} at concurrency 1.");
         }
 
-        double Run()
-        {
-            runner.InputBytes(1);   // the bytes stay; this only names the batch to run
-            var start = Stopwatch.GetTimestamp();
-            runner.Run();
-            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-
         var rounds = new List<OverheadRound>(request.OverheadRounds);
         for (var round = 0; round < request.OverheadRounds; round++)
         {
             var raw = new List<double>();
             for (var n = 0; n < OverheadRoundSettle + OverheadRoundRuns; n++)
             {
-                raw.Add(Run());
+                raw.Add(TimedRun(runner, 1));
             }
 
             var served = new List<double>();
@@ -294,13 +288,19 @@ internal static partial class ServeBenchmark
         var clock = Stopwatch.StartNew();
         while ((times.Count * batch < images && clock.Elapsed.TotalSeconds < seconds) || times.Count < 3)
         {
-            runner.InputBytes(batch);   // the bytes stay; this only names the batch to run
-            var start = Stopwatch.GetTimestamp();
-            runner.Run();
-            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            times.Add(TimedRun(runner, batch));
         }
 
         return new RawStats(batch, times.Count * batch / clock.Elapsed.TotalSeconds, Statistics.Percentile(times, 0.5));
+    }
+
+    /// <summary>One run of the batch already in the runner's input, in ms.</summary>
+    private static double TimedRun(ModelRunner runner, int batch)
+    {
+        runner.InputBytes(batch);   // the bytes stay; this only names the batch to run
+        var start = Stopwatch.GetTimestamp();
+        runner.Run();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     /// <summary>A photo as a client that knows the model's rule sends it: decoded, resized by the shared rule, uint8 [H, W, 3] BGR.</summary>

@@ -77,7 +77,7 @@ internal sealed class InferenceBatcher : IDisposable
     /// <summary>Queues a job; false when the queue is full or the server is shutting down (answer 503).</summary>
     /// <param name="arrival">The request's <see cref="Arriving"/> scope: once queued it no longer counts as on its way,
     /// in the same step, so that a batch that waits for it wakes once rather than twice.</param>
-    public bool TryEnqueue(InferenceJob job, ArrivalScope? arrival = null)
+    public bool TryEnqueue(InferenceJob job, ArrivalScope arrival)
     {
         if (job.Count > maxBatch)
         {
@@ -93,7 +93,7 @@ internal sealed class InferenceBatcher : IDisposable
 
             job.EnqueuedAt = Stopwatch.GetTimestamp();
             queue.Enqueue(job);
-            arrival?.Queued();
+            arrival.Queued();
             metrics.QueueDepth.Set(queue.Count);
             Monitor.PulseAll(gate);
             return true;
@@ -253,7 +253,7 @@ internal sealed class InferenceBatcher : IDisposable
         /// <summary>Called by <see cref="TryEnqueue"/> under the batcher's lock, which pulses the batch itself.</summary>
         public void Queued()
         {
-            if (Interlocked.Exchange(ref left, 1) == 0)
+            if (Leave())
             {
                 Interlocked.Decrement(ref owner.arriving);
             }
@@ -261,10 +261,13 @@ internal sealed class InferenceBatcher : IDisposable
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref left, 1) == 0)
+            if (Leave())
             {
                 owner.Left();
             }
         }
+
+        /// <summary>True the first time only: the scope counts once however it ends.</summary>
+        private bool Leave() => Interlocked.Exchange(ref left, 1) == 0;
     }
 }

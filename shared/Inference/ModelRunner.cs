@@ -76,10 +76,10 @@ public sealed class ModelRunner : IDisposable
 
     public int CamWidth { get; }
 
-    /// <summary>Bytes of one image in the input: height x width x 3 (BGR).</summary>
     /// <summary>The batch size the last run computed, its padding included (0 before the first run).</summary>
     public int LastRunSize => last?.Batch.Size ?? 0;
 
+    /// <summary>Bytes of one image in the input: height x width x 3 (BGR).</summary>
     public int ImageBytes => Description.InputHeight * Description.InputWidth * 3;
 
     /// <summary>
@@ -193,9 +193,16 @@ public sealed class ModelRunner : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         BatchBuffers? fits = null;
-        foreach (var (made, buffer) in buffers)
+        if (exactBatches)
         {
-            fits = made >= count && made < (fits?.Size ?? int.MaxValue) && (!exactBatches || made == count) ? buffer : fits;
+            buffers.TryGetValue(count, out fits);
+        }
+        else
+        {
+            foreach (var (made, buffer) in buffers)
+            {
+                fits = made >= count && made < (fits?.Size ?? int.MaxValue) ? buffer : fits;
+            }
         }
 
         if (fits is null)
