@@ -170,24 +170,27 @@ internal static partial class ServeBenchmark
     /// What HTTP and serialisation add at concurrency 1, in short alternating rounds (--overhead-rounds): each round
     /// <see cref="OverheadRoundRuns"/> raw batch-1 runs in this process (the server idle), then as many tensor requests
     /// to the server (this process's model idle), each side's first <see cref="OverheadRoundSettle"/> not counted
-    /// (the other side's ONNX Runtime threads still spin for a moment after its last run and would slow them); the
-    /// round's figure is the difference of the two sides' medians, the goal's the median of the rounds'. On a 2-core
-    /// machine the inference time drifts by a few per cent within seconds, more than the overhead: two figures taken
-    /// minutes apart read the drift as overhead, a short round shares it.
+    /// (the other side's ONNX Runtime threads still spin for a moment after its last run and would slow them). Each
+    /// request's figure is its latency less the server's own run for it (the response's Server-Timing infer), the
+    /// round's the median of those, the goal's the median of the rounds'. The raw runs give the figure beside it:
+    /// latency less this process's run, which also holds how inference time differs between the two processes (on
+    /// a 2-core machine a few per cent of a 40 ms run, more than the overhead itself).
     /// </summary>
     private static async Task<OverheadRun> Overhead(Uri url, string model, List<byte[]> pixels, List<TritonWire.WireBody> tensors, ServeBenchmarkRequest request)
     {
         using var runner = new ModelRunner(model, request.Threads);
         pixels[0].CopyTo(runner.InputBytes(1));
         using var client = LoadGenerator.Client(1);
-        async Task<double> Request(int n)
+        async Task<(double Latency, double Infer)> Request(int n)
         {
             using var content = TritonWire.Content(tensors[n % tensors.Count]);
             var start = Stopwatch.GetTimestamp();
             using var response = await client.PostAsync(url, content);
             await response.Content.ReadAsByteArrayAsync();
             var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            return response.IsSuccessStatusCode ? ms : throw new InvalidOperationException($"The server answered {(int)response.StatusCode} at concurrency 1.");
+            return response.IsSuccessStatusCode
+                ? (ms, ServerInferMs(response))
+                : throw new InvalidOperationException($"The server answered {(int)response.StatusCode} at concurrency 1.");
         }
 
         var rounds = new List<OverheadRound>(request.OverheadRounds);
@@ -199,18 +202,33 @@ internal static partial class ServeBenchmark
                 raw.Add(TimedRun(runner, 1));
             }
 
-            var served = new List<double>();
+            var served = new List<(double Latency, double Infer)>();
             for (var n = 0; n < OverheadRoundSettle + OverheadRoundRuns; n++)
             {
                 served.Add(await Request(n));
             }
 
-            rounds.Add(new OverheadRound(Statistics.Percentile(raw[OverheadRoundSettle..], 0.5), Statistics.Percentile(served[OverheadRoundSettle..], 0.5)));
+            var counted = served[OverheadRoundSettle..];
+            rounds.Add(new OverheadRound(
+                Statistics.Percentile(raw[OverheadRoundSettle..], 0.5),
+                Statistics.Percentile([.. counted.Select(s => s.Latency)], 0.5),
+                Statistics.Percentile([.. counted.Select(s => s.Infer)], 0.5),
+                Statistics.Percentile([.. counted.Select(s => s.Latency - s.Infer)], 0.5)));
         }
 
         var run = new OverheadRun(rounds);
         Console.WriteLine($"  concurrency 1 overhead: median {run.MedianMs:F2} ms over {rounds.Count} rounds");
         return run;
+    }
+
+    /// <summary>The server's ONNX Runtime run for this request, from its Server-Timing header (infer;dur=ms).</summary>
+    internal static double ServerInferMs(HttpResponseMessage response)
+    {
+        var timing = response.Headers.TryGetValues("Server-Timing", out var values) ? string.Join(',', values) : "";
+        var match = ServerTimingInfer().Match(timing);
+        return match.Success
+            ? double.Parse(match.Groups["ms"].Value, CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"The server's answer has no Server-Timing infer duration ('{timing}').");
     }
 
     /// <summary>
@@ -262,6 +280,9 @@ internal static partial class ServeBenchmark
     /// <summary>Folder labelling's closing line, as ProgressText.Summary words it: "Summary: 3000 in 35.2 s, 85.2 images/s".</summary>
     [GeneratedRegex(@"Summary: \d+ in [\d.]+ s, (?<rate>[\d.]+) images/s")]
     internal static partial Regex SummaryRate();
+
+    [GeneratedRegex(@"(?:^|,)\s*infer;dur=(?<ms>[\d.]+)")]
+    private static partial Regex ServerTimingInfer();
 
     /// <summary>One load row; the first failure (neither 200 nor 503), if any, is said at once.</summary>
     private static async Task<LoadStats> Load(Uri url, IReadOnlyList<TritonWire.WireBody> bodies, int concurrency, int requests, TimeSpan limit)

@@ -32,22 +32,38 @@ internal sealed record RawStats(int Batch, double ImagesPerSecond, double P50Ms)
 internal sealed record ServeRow(RequestKind Kind, int Concurrency, LoadStats Server, LoadStats SingleBatch, RawStats Raw);
 
 /// <summary>One round of the concurrency-1 overhead: the median of its raw batch-1 runs, then of its server requests, in ms.</summary>
-internal sealed record OverheadRound(double RawMs, double ServerMs);
+/// <param name="RawMs">Median of the round's raw batch-1 runs in the bench's process.</param>
+/// <param name="ServerMs">Median latency of the round's tensor requests, as the client saw it.</param>
+/// <param name="ServerInferMs">Median of the server's own ONNX Runtime run for those requests (Server-Timing's infer).</param>
+/// <param name="AddedMs">Median over the round's requests of latency less the server's run for that request.</param>
+internal sealed record OverheadRound(double RawMs, double ServerMs, double ServerInferMs, double AddedMs);
 
-/// <summary>The concurrency-1 overhead in short alternating rounds; the figure is the median of their differences.</summary>
+/// <summary>
+/// The concurrency-1 overhead in short alternating rounds. The goal's figure is what HTTP, parsing and batching add
+/// to the server's own inference of the same request (as Triton's perf_analyzer separates a request's latency from
+/// the server's compute), the median of the rounds'. Beside it, for the record: the request latency less the raw
+/// batch-1 run in the bench's process, which also holds the drift of inference time between two processes.
+/// </summary>
 internal sealed record OverheadRun(IReadOnlyList<OverheadRound> Rounds)
 {
-    public double MedianMs => Difference(0.5);
+    public double MedianMs => Added(0.5);
 
-    public double LowerQuartileMs => Difference(0.25);
+    public double LowerQuartileMs => Added(0.25);
 
-    public double UpperQuartileMs => Difference(0.75);
+    public double UpperQuartileMs => Added(0.75);
 
-    public double RawMedianMs => Statistics.Percentile([.. Rounds.Select(p => p.RawMs)], 0.5);
+    public double RawMedianMs => Median(r => r.RawMs);
 
-    public double ServerMedianMs => Statistics.Percentile([.. Rounds.Select(p => p.ServerMs)], 0.5);
+    public double ServerMedianMs => Median(r => r.ServerMs);
 
-    private double Difference(double quantile) => Statistics.Percentile([.. Rounds.Select(p => p.ServerMs - p.RawMs)], quantile);
+    public double ServerInferMedianMs => Median(r => r.ServerInferMs);
+
+    /// <summary>Median of the rounds' request latency less their raw batch-1 run in the bench's process.</summary>
+    public double VersusRawMs => Median(r => r.ServerMs - r.RawMs);
+
+    private double Added(double quantile) => Statistics.Percentile([.. Rounds.Select(r => r.AddedMs)], quantile);
+
+    private double Median(Func<OverheadRound, double> figure) => Statistics.Percentile([.. Rounds.Select(figure)], 0.5);
 }
 
 /// <summary>
@@ -101,7 +117,7 @@ internal static class ServeReport
             ? Unmeasured($"JPEG images/s at concurrency {LoadedConcurrency}+ / folder labelling", $">= {JpegVsFolder:F2} x")
             : Ratio($"JPEG images/s at concurrency {LoadedConcurrency}+ (worst: {jpeg.Concurrency}) / folder labelling", jpeg.Server.ImagesPerSecond / results.FolderRate, JpegVsFolder, atLeast: true));
 
-        const string OverheadGoal = "concurrency 1: tensor request - raw batch-1 run";
+        const string OverheadGoal = "concurrency 1: tensor request latency - its server inference";
         goals.Add(results.Overhead is { Rounds.Count: > 0 } overhead
             ? new GoalCheck($"{OverheadGoal}, median of {overhead.Rounds.Count} rounds", $"{overhead.MedianMs:F2} ms", $"<= {OverheadMs:F1} ms", overhead.MedianMs <= OverheadMs)
             : Unmeasured(OverheadGoal, $"<= {OverheadMs:F1} ms"));
@@ -152,7 +168,7 @@ internal static class ServeReport
         output.WriteLine($"folder labelling of the same photos: {results.FolderRate:F1} files/s");
         if (results.Overhead is { Rounds.Count: > 0 } overhead)
         {
-            output.WriteLine($"concurrency 1, tensor request - raw batch-1 run, {overhead.Rounds.Count} alternating rounds: median {overhead.MedianMs:F2} ms (quartiles {overhead.LowerQuartileMs:F2} to {overhead.UpperQuartileMs:F2}; raw {overhead.RawMedianMs:F2} ms, server {overhead.ServerMedianMs:F2} ms)");
+            output.WriteLine($"concurrency 1, tensor requests, {overhead.Rounds.Count} rounds: latency - the server's own inference (Server-Timing) median {overhead.MedianMs:F2} ms (quartiles {overhead.LowerQuartileMs:F2} to {overhead.UpperQuartileMs:F2}); latency {overhead.ServerMedianMs:F2} ms, server inference {overhead.ServerInferMedianMs:F2} ms, raw batch-1 run in alternation {overhead.RawMedianMs:F2} ms (latency - raw: {overhead.VersusRawMs:F2} ms)");
         }
 
         if (results.Saturation is { } saturation)

@@ -39,6 +39,7 @@ internal static class ClassifyEndpoint
                 using var pixels = PixelBatch.FromPhotos(photos, classifier.Description, i => names is null ? "the body" : $"file '{names[i]}'");
                 var preprocessMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 var result = await ServeEndpoints.RunAsync(batcher, pixels, wantCam, options.MaxQueue, arriving);
+                ServeEndpoints.SetServerTiming(context.Response, result);
                 var predictions = ServeEndpoints.Predictions(classifier, pixels, result, preprocessMs);
                 var lines = predictions.Select((p, i) => PredictionLine.Of(p.LabelAt(minConfidence), p) with
                 {

@@ -41,7 +41,7 @@ internal static class ServeApp
         {
             builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
                 .WithOrigins([.. options.CorsOriginList]).AllowAnyMethod().AllowAnyHeader()
-                .WithExposedHeaders(InferRequest.HeaderLength)));
+                .WithExposedHeaders(InferRequest.HeaderLength, ServeEndpoints.ServerTimingHeader)));
         }
 
         builder.Services.AddSingleton(options);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -19,6 +20,8 @@ namespace DogsVsCats.Vision.Realtime.Serving;
 internal static class ServeEndpoints
 {
     public const string ModelVersion = "1";
+
+    public const string ServerTimingHeader = "Server-Timing";
 
     /// <summary>The protocol extensions this server implements (GET /v2 lists them).</summary>
     public static readonly IReadOnlyList<string> Extensions = ["binary_tensor_data", "classification"];
@@ -104,6 +107,7 @@ internal static class ServeEndpoints
             var preprocessMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             var wantCam = request.Outputs.Any(o => o.Name == InferRequest.CamOutput);
             var result = await RunAsync(batcher, pixels, wantCam, options.MaxQueue, arriving);
+            SetServerTiming(context.Response, result);
             var predictions = Predictions(classifier, pixels, result, preprocessMs);
             await InferResponse.WriteAsync(context.Response, options.ModelName, request.Id, request.Outputs, predictions, minConfidence, result.Cam, classifier.CamHeight, classifier.CamWidth);
         }
@@ -111,6 +115,16 @@ internal static class ServeEndpoints
         {
             arriving.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The W3C Server-Timing header: the request's wait in the batching queue and its batch's ONNX Runtime run, in
+    /// milliseconds. A client's latency less <c>infer</c> is what HTTP, parsing and batching added (bench serve's
+    /// concurrency-1 overhead); browsers show it in their developer tools.
+    /// </summary>
+    public static void SetServerTiming(HttpResponse response, JobResult result)
+    {
+        response.Headers[ServerTimingHeader] = string.Create(CultureInfo.InvariantCulture, $"queue;dur={result.QueueMs:F3}, infer;dur={result.InferenceMs:F3}");
     }
 
     public static Prediction[] Predictions(Classifier classifier, PixelBatch pixels, JobResult result, double preprocessMs)

@@ -93,7 +93,9 @@ public sealed class ServeAccessTests(SmallRunFixture run)
         {
             Assert.Equal(HttpStatusCode.OK, actual.StatusCode);
             Assert.Equal(Origin, actual.Headers.GetValues("Access-Control-Allow-Origin").Single());
-            Assert.Contains(TritonWire.HeaderLength, string.Join(',', actual.Headers.GetValues("Access-Control-Expose-Headers")), StringComparison.Ordinal);
+            var exposed = string.Join(',', actual.Headers.GetValues("Access-Control-Expose-Headers"));
+            Assert.Contains(TritonWire.HeaderLength, exposed, StringComparison.Ordinal);
+            Assert.Contains("Server-Timing", exposed, StringComparison.Ordinal);
         }
 
         foreach (var other in new[] { "http://other.test", "http://example.test:8080", "https://example.test" })

@@ -114,6 +114,10 @@ public sealed class ServeProtocolTests(SmallRunFixture run, ServerFixture fixtur
         Assert.False(result.Outputs["probabilities"].WasBinary);
         AssertProbabilities(expected, result.Outputs["probabilities"]);
         Assert.Equal([expected[0].LabelAt(0.6)], result.Outputs["label"].Strings!);
+
+        // Server-Timing: the request's wait in the queue and its batch's run, which bench serve takes from the latency.
+        Assert.Matches(@"^queue;dur=\d+\.\d{3}, infer;dur=\d+\.\d{3}$", string.Join(',', response.Headers.GetValues("Server-Timing")));
+        Assert.InRange(ServeBenchmark.ServerInferMs(response), 0.001, 60_000);
     }
 
     [Fact]
@@ -237,6 +241,7 @@ public sealed class ServeProtocolTests(SmallRunFixture run, ServerFixture fixtur
             Assert.Equal(jsonl["label"]!.GetValue<string>(), line["label"]!.GetValue<string>());
             Assert.Equal(jsonl["probabilities"]!["cat"]!.GetValue<float>(), line["probabilities"]!["cat"]!.GetValue<float>(), 4);
             Assert.Equal(jsonl["width"]!.GetValue<int>(), line["width"]!.GetValue<int>());
+            Assert.InRange(ServeBenchmark.ServerInferMs(response), 0.001, 60_000);
         }
 
         using var form = new MultipartFormDataContent();
