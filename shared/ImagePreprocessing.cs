@@ -52,7 +52,16 @@ public static class ImagePreprocessing
         }
 
         using var region = new Mat(bgr, CropRegion(bgr.Width, bgr.Height, width, height));   // a view, no copy
-        Cv2.Resize(region, dst, new Size(width, height), 0, 0, InterpolationFlags.Area);
+        if (dst.Empty())
+        {
+            dst.Create(height, width, MatType.CV_8UC3);
+        }
+
+        // The same bytes as Cv2.Resize's INTER_AREA, faster, where it applies.
+        if (!AreaResize.TryResize(region, dst))
+        {
+            Cv2.Resize(region, dst, new Size(width, height), 0, 0, InterpolationFlags.Area);
+        }
     }
 
     /// <summary>The centred region of a source image that <see cref="Resize"/> keeps (what a live view can outline).</summary>
