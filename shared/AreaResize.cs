@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using OpenCvSharp;
@@ -13,7 +14,7 @@ namespace DogsVsCats.Vision.Shared;
 /// weighted sum of its pixels for each destination column, left to right; then those rows, top to bottom, each times
 /// its own weight; rounded half to even), so the result is equal byte for byte (checked against Cv2.Resize on every
 /// shared photo, at several model sizes). OpenCV does the first step one value at a time, here 8 at a time: the resize
-/// was most of a photo's preprocessing time and is now less than its decoding (docs/benchmarks.md, bench resize).
+/// was most of a photo's preprocessing time and is now less than its decoding (docs/benchmarks.md: bench label prints both).
 /// Where it does not apply, <see cref="TryResize"/> says so and the caller uses Cv2.Resize: no AVX2, a scale that
 /// enlarges or is a whole number (OpenCV has other code for those), or more than <see cref="MaxTaps"/> source pixels
 /// across per destination pixel.
@@ -101,6 +102,8 @@ internal static unsafe class AreaResize
         }
     }
 
+    // The kernels are compiled optimised at their first call (AggressiveOptimization): .NET's first tier would run
+    // their vector code unoptimised, slower than OpenCV, for the first photos of every run.
     private sealed class Plan
     {
         private readonly int sourceValues;
@@ -182,6 +185,7 @@ internal static unsafe class AreaResize
             return taps > MaxTaps ? null : new Plan(sourceWidth, width, taps, columns, Axis.For(sourceHeight, height, scaleY));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(byte* src, long srcStep, byte* dst, long dstStep)
         {
             // The row as floats, with room for a 16-value window that starts at its last value.
@@ -222,6 +226,7 @@ internal static unsafe class AreaResize
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Widen(byte* src, float* row)
         {
             var i = 0;
@@ -243,6 +248,7 @@ internal static unsafe class AreaResize
         }
 
         /// <summary>Per destination value: 0, plus each tap's source value times its weight, tap by tap.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Across(float* row, int* sourceAt, float* weightAt, int* windowAt, int* placeAt, int* highAt, float* across)
         {
             var e = 0;
@@ -286,6 +292,7 @@ internal static unsafe class AreaResize
         }
 
         /// <summary>The destination row's sums: its first source row times its weight, then each next one's added.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Down(float* sums, float* across, float weight, bool first)
         {
             var w = Vector256.Create(weight);
@@ -303,6 +310,7 @@ internal static unsafe class AreaResize
         }
 
         /// <summary>Rounds half to even and saturates to a byte, as OpenCV's saturate_cast.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Store(float* sums, byte* dst)
         {
             var most = Vector256.Create(255);
