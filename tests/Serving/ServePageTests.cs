@@ -119,7 +119,8 @@ public sealed class ServePageTests(SmallRunFixture run, ITestOutputHelper output
         await browser.WaitUntilAsync(() => long.Parse(browser.Text("#live-frame"), CultureInfo.InvariantCulture) > first, Deadline, "a later live prediction");
 
         Assert.Contains(browser.Text("#live-label"), Labels);
-        Assert.True(Convert.ToInt64(browser.Driver.ExecuteScript("return document.getElementById('live-image').naturalWidth"), CultureInfo.InvariantCulture) > 0);
+        // Each frame replaces the image's source, and its width reads 0 until that frame has decoded: waited for, not read once.
+        await browser.WaitUntilAsync(() => Convert.ToInt64(browser.Driver.ExecuteScript("return document.getElementById('live-image').naturalWidth"), CultureInfo.InvariantCulture) > 0, Deadline, "a live frame shown as an image");
         output.WriteLine($"Screenshot: {browser.Screenshot(Screenshots, "live")}");
     }
 
