@@ -130,7 +130,7 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         var shot = Path.Combine(temp.Path, "screen.png");
         // Waits (polling, up to a minute) for the window, then for a screen that is not blank, then quits with q.
         const string Script = "\"$@\" & app=$!; " + WaitForWindow +
-            "for i in $(seq 600); do import -window root \"$SHOT\"; s=$(convert \"$SHOT\" -format '%[fx:int(1000*standard_deviation)]' info:); [ \"$s\" -gt 45 ] && break; sleep 0.1; done; " +
+            "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; import -window root \"$SHOT\"; s=$(convert \"$SHOT\" -format '%[fx:int(1000*standard_deviation)]' info:); [ \"$s\" -gt 45 ] && break; sleep 0.1; done; " +
             "xdotool windowfocus --sync $w; xdotool key q; wait $app";
         var (code, output, error) = RealtimeProcess.Run(
             ["--model", ModelPath, "--source", Video, "--realtime-pacing", "--loop", "--duration", "60"],
@@ -388,7 +388,8 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     /// <summary>Bash that polls (up to a minute) until the app's window exists and sets $w to it.</summary>
-    private const string WaitForWindow = "for i in $(seq 600); do w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; ";
+    // Each wait ends early when the app has exited (kill -0), so a failed start is reported with its output, not as a timeout.
+    private const string WaitForWindow = "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; ";
 
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
         RealtimeProcess.Run(["--model", ModelPath, .. args]);
