@@ -128,7 +128,7 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         // snapshot: proves a window is shown and drawn into.
         Assert.True(File.Exists("/usr/bin/xvfb-run") && File.Exists("/usr/bin/import") && File.Exists("/usr/bin/xdotool"), "xvfb-run, ImageMagick's import or xdotool is missing: run ./dogsvscats deps");
         var shot = Path.Combine(temp.Path, "screen.png");
-        // Waits (polling, up to a minute) for the window, then for a screen that is not blank, then quits with q.
+        // Waits (polling, up to a minute, while the app runs) for the window, then for a screen that is not blank, then quits with q.
         const string Script = "\"$@\" & app=$!; " + WaitForWindow +
             "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; import -window root \"$SHOT\"; s=$(convert \"$SHOT\" -format '%[fx:int(1000*standard_deviation)]' info:); [ \"$s\" -gt 45 ] && break; sleep 0.1; done; " +
             "xdotool windowfocus --sync $w; xdotool key q; wait $app";
@@ -387,8 +387,10 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
         Assert.Contains("Could not open the stream 'http://127.0.0.1:9/stream.mjpg'", error, StringComparison.Ordinal);
     }
 
-    /// <summary>Bash that polls (up to a minute) until the app's window exists and sets $w to it.</summary>
-    // Each wait ends early when the app has exited (kill -0), so a failed start is reported with its output, not as a timeout.
+    /// <summary>
+    /// Bash that polls (up to a minute) until the app's window exists and sets $w to it; it stops early once the app
+    /// ($app) has exited, so a failed start is reported with the app's output instead of as a timeout.
+    /// </summary>
     private const string WaitForWindow = "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; ";
 
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
