@@ -388,10 +388,12 @@ public sealed class LiveTests(SmallRunFixture run) : IDisposable
     }
 
     /// <summary>
-    /// Bash that polls (up to a minute) until the app's window exists and sets $w to it; it stops early once the app
-    /// ($app) has exited, so a failed start is reported with the app's output instead of as a timeout.
+    /// Bash that polls (up to a minute) until the app's window exists and sets $w to it. Without a window (the app,
+    /// $app, has exited, or the minute is up and it is stopped) the script ends with the app's exit code instead of
+    /// sending keys to no window, so a failed start is reported with the app's output instead of as a timeout.
     /// </summary>
-    private const string WaitForWindow = "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; ";
+    private const string WaitForWindow = "for i in $(seq 600); do kill -0 $app 2>/dev/null || break; w=$(xdotool search --name 'DogsVsCats.Vision realtime' | head -n 1); [ -n \"$w\" ] && break; sleep 0.1; done; " +
+        "[ -n \"$w\" ] || { kill $app 2>/dev/null; wait $app; exit $?; }; ";
 
     private (int Code, string Output, string Error) Realtime(params string[] args) =>
         RealtimeProcess.Run(["--model", ModelPath, .. args]);
