@@ -9,7 +9,7 @@ public static class RealtimeProcess
 {
     public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? wrapper = null)
     {
-        // A wrapper (xvfb-run -a) runs dotnet under it.
+        // A wrapper (a virtual display) runs dotnet under it.
         var start = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in wrapper?.Skip(1).Append("dotnet") ?? [])
         {
