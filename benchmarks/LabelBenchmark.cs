@@ -86,17 +86,31 @@ internal static class LabelBenchmark
             ? string.Create(CultureInfo.InvariantCulture, $"{ratios[0]:F2} x")
             : string.Create(CultureInfo.InvariantCulture, $"{Statistics.Median(ratios):F2} x ({ratios.Min():F2}-{ratios.Max():F2})");
 
+    /// <summary>
+    /// The most folder labelling can reach against the raw model where ONNX Runtime's threads keep every core busy: the
+    /// photos' decoding and resize is work on top of inference, inference / (inference + preprocessing), both in core-ms
+    /// a photo. Only time inference leaves idle could hide it, and threads that spin leave none.
+    /// </summary>
+    public static double DecodingBound(double inferenceCoreMs, double preprocessingCoreMs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inferenceCoreMs);
+        ArgumentOutOfRangeException.ThrowIfNegative(preprocessingCoreMs);
+        return inferenceCoreMs / (inferenceCoreMs + preprocessingCoreMs);
+    }
+
     /// <summary>One model's rounds, memory and live figures; false when the app failed.</summary>
     private static async Task<bool> Measure(string model, List<string> photos, string source, string work, int files, LabelBenchmarkRequest request)
     {
         List<byte[]> pixels;
+        double preprocessingMs;
         using (var runner = new ModelRunner(model, request.Threads))
         {
             pixels = [.. photos.Where(ImageFile.IsImagePath).Take(request.Batch).Select(p => ServeBenchmark.Resized(File.ReadAllBytes(p), runner.Description))];
-            Preprocessing(photos, runner.Description.InputWidth, runner.Description.InputHeight);
+            preprocessingMs = Preprocessing(photos, runner.Description.InputWidth, runner.Description.InputHeight);
         }
 
         var ratios = new List<double>();
+        var raws = new List<double>();
         var csv = Path.Combine(work, "labels.csv");
         MemorySampler? memory = null;
         try
@@ -122,14 +136,23 @@ internal static class LabelBenchmark
 
                 var rate = double.Parse(summary.Groups["rate"].Value, CultureInfo.InvariantCulture);
                 ratios.Add(rate / raw);
+                raws.Add(raw);
                 Console.WriteLine($"  round {round}: raw model {raw:F1} images/s, folder labelling {rate:F1} files/s, {rate / raw:F2} x");
             }
 
             Console.WriteLine($"  folder labelling against the raw model, median of {ratios.Count} round(s): {Ratio(ratios)}");
-            static string Mib(long bytes) => $"{bytes / 1048576.0:F0}";
+            var threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
+            if (threads >= Environment.ProcessorCount)
+            {
+                var inferenceMs = threads * 1000 / Statistics.Median(raws);
+                Console.WriteLine($"  decoding's bound, as ONNX Runtime's threads keep every core busy: {DecodingBound(inferenceMs, preprocessingMs):F3} x (a photo's inference {inferenceMs:F1} core-ms at the raw model's median rate, its decoding and resize {preprocessingMs:F2} more; a median above it is the machine's noise)");
+            }
+            // A point the app passed between two samples (a short pass) has no figure: "-".
+            static string Mib(long bytes) => bytes == 0 ? "-" : $"{bytes / 1048576.0:F0}";
             string Pass(int pass) => string.Join(", ", MemorySampler.Fractions.Select(f => $"{f:P0} {Mib(memory!.At(pass, f))}"));
             var passes = string.Join("; ", Enumerable.Range(0, request.Passes).Select(p => $"pass {p + 1} at {Pass(p)}"));
-            var change = request.Passes < 2 ? "" : $"; change over pass {request.Passes} {(memory!.At(request.Passes - 1, MemorySampler.Fractions[^1]) - memory.At(request.Passes - 2, MemorySampler.Fractions[^1])) / 1048576.0:+0;-0;0} MiB";
+            var (before, after) = request.Passes < 2 ? (0, 0) : (memory!.At(request.Passes - 2, MemorySampler.Fractions[^1]), memory.At(request.Passes - 1, MemorySampler.Fractions[^1]));
+            var change = request.Passes < 2 ? "" : before == 0 || after == 0 ? $"; change over pass {request.Passes} not sampled" : $"; change over pass {request.Passes} {(after - before) / 1048576.0:+0;-0;0} MiB";
             Console.WriteLine($"  realtime process working set in round {request.Rounds}, MiB: first row {Mib(memory!.First)}; {passes}{change}; peak {Mib(memory.Peak)}");
         }
         finally
@@ -154,8 +177,9 @@ internal static class LabelBenchmark
     /// <summary>
     /// What preprocessing costs a photo on one thread, in 3 rounds (the median printed): decoding, then the shared
     /// resize (ImagePreprocessing) against OpenCV's own INTER_AREA on the same crop, with how many bytes differ.
+    /// Returns the median decoding plus the median shared resize, in ms a photo.
     /// </summary>
-    private static void Preprocessing(List<string> photos, int width, int height)
+    private static double Preprocessing(List<string> photos, int width, int height)
     {
         var decoded = photos.Where(ImageFile.IsImagePath).Take(640).Select(File.ReadAllBytes).ToList();
         using var shared = new Mat(height, width, MatType.CV_8UC3);
@@ -193,6 +217,7 @@ internal static class LabelBenchmark
         }
 
         Console.WriteLine($"  preprocessing per photo, one thread, {decoded.Count} photos, median of 3 rounds: decode {Statistics.Median(decode):F3} ms; resize to {width}x{height} {Statistics.Median(ours):F3} ms, OpenCV's INTER_AREA {Statistics.Median(theirs):F3} ms ({Statistics.Median(theirs) / Statistics.Median(ours):F2} x); bytes that differ: {differ}");
+        return Statistics.Median(decode) + Statistics.Median(ours);
     }
 
     /// <summary>How many of two images' values (pixels x channels) differ.</summary>
