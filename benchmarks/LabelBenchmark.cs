@@ -36,6 +36,9 @@ internal sealed record LabelBenchmarkRequest
     public double Seconds { get; init; } = 10;
 
     public int Threads { get; init; }
+
+    /// <summary>The threads ONNX Runtime runs on: <see cref="Threads"/>, or every core for 0 (as ModelRunner reads it).</summary>
+    public int OrtThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
 }
 
 /// <summary>
@@ -61,7 +64,7 @@ internal static class LabelBenchmark
             var source = Path.Combine(work.FullName, "photos");
             var linked = LinkPasses(request.Folder, photos, source, request.Passes);
             var files = photos.Count * request.Passes;
-            Console.WriteLine($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {(request.Threads > 0 ? request.Threads : Environment.ProcessorCount)} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Rounds} round(s) per model, each the raw model on {files} images (ONNX Runtime alone, the folder's first photos resized by the shared rule) then folder labelling (realtime --source <{photos.Count} photos of {request.Folder}{(request.Passes > 1 ? $", {request.Passes} times" : "")}{(linked ? "" : ", copied")}> --batch {request.Batch}) at the rate of its summary line (its labelling loop: decode, resize, inference, CSV; not process start and model load).");
+            Console.WriteLine($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {request.OrtThreads} threads, {Environment.ProcessorCount} cores; batch {request.Batch}; {request.Rounds} round(s) per model, each the raw model on {files} images (ONNX Runtime alone, the folder's first photos resized by the shared rule) then folder labelling (realtime --source <{photos.Count} photos of {request.Folder}{(request.Passes > 1 ? $", {request.Passes} times" : "")}{(linked ? "" : ", copied")}> --batch {request.Batch}) at the rate of its summary line (its labelling loop: decode, resize, inference, CSV; not process start and model load).");
             foreach (var model in new[] { request.Model, request.Int8Model }.OfType<string>())
             {
                 Console.WriteLine();
@@ -141,18 +144,22 @@ internal static class LabelBenchmark
             }
 
             Console.WriteLine($"  folder labelling against the raw model, median of {ratios.Count} round(s): {Ratio(ratios)}");
-            var threads = request.Threads > 0 ? request.Threads : Environment.ProcessorCount;
-            if (threads >= Environment.ProcessorCount)
+            if (request.OrtThreads >= Environment.ProcessorCount)
             {
-                var inferenceMs = threads * 1000 / Statistics.Median(raws);
+                var inferenceMs = request.OrtThreads * 1000 / Statistics.Median(raws);
                 Console.WriteLine($"  decoding's bound, as ONNX Runtime's threads keep every core busy: {DecodingBound(inferenceMs, preprocessingMs):F3} x (a photo's inference {inferenceMs:F1} core-ms at the raw model's median rate, its decoding and resize {preprocessingMs:F2} more; a median above it is the machine's noise)");
             }
             // A point the app passed between two samples (a short pass) has no figure: "-".
             static string Mib(long bytes) => bytes == 0 ? "-" : $"{bytes / 1048576.0:F0}";
             string Pass(int pass) => string.Join(", ", MemorySampler.Fractions.Select(f => $"{f:P0} {Mib(memory!.At(pass, f))}"));
             var passes = string.Join("; ", Enumerable.Range(0, request.Passes).Select(p => $"pass {p + 1} at {Pass(p)}"));
-            var (before, after) = request.Passes < 2 ? (0, 0) : (memory!.At(request.Passes - 2, MemorySampler.Fractions[^1]), memory.At(request.Passes - 1, MemorySampler.Fractions[^1]));
-            var change = request.Passes < 2 ? "" : before == 0 || after == 0 ? $"; change over pass {request.Passes} not sampled" : $"; change over pass {request.Passes} {(after - before) / 1048576.0:+0;-0;0} MiB";
+            var change = "";
+            if (request.Passes >= 2)
+            {
+                var before = memory!.At(request.Passes - 2, MemorySampler.Fractions[^1]);
+                var after = memory.At(request.Passes - 1, MemorySampler.Fractions[^1]);
+                change = $"; change over pass {request.Passes} " + (before == 0 || after == 0 ? "not sampled" : $"{(after - before) / 1048576.0:+0;-0;0} MiB");
+            }
             Console.WriteLine($"  realtime process working set in round {request.Rounds}, MiB: first row {Mib(memory!.First)}; {passes}{change}; peak {Mib(memory.Peak)}");
         }
         finally
